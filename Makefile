@@ -1,0 +1,49 @@
+# The README's commands. `make test` and `make run` do every set-up step themselves.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build
+ASAN_BUILD ?= build/asan
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan test test-unit test-asan run docs bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEQL_SANITIZE=ON \
+	  -DEQL_GRAMMARS_DIR=$(CURDIR)/build/grammars $(CMAKE_FLAGS) >/dev/null
+
+build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# The whole suite, then the whole suite again under ASan+UBSan.
+test: test-unit test-asan
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# The main job on the bundled example project: real diagnostics (exit 1 is expected there).
+run: build
+	@echo '$$ eqlint check examples/'
+	@$(BUILD)/eqlint check examples/ || test $$? -eq 1
+
+docs: build
+	$(BUILD)/eql_gendocs md rules docs/rules
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)/CMakeFiles $(BUILD)/CMakeCache.txt $(ASAN_BUILD)

@@ -1,0 +1,46 @@
+/* Diagnostics: what a rule reports. A diagnostic owns its strings (heap); a list owns its
+ * diagnostics. Locations are byte ranges plus the 1-based line/column derived from them. */
+#ifndef EQLINT_DIAG_H
+#define EQLINT_DIAG_H
+#include <stdint.h>
+#include <stdio.h>
+#include "eqlint/source.h"
+
+typedef enum { EQL_SEV_INFO = 0, EQL_SEV_WARNING = 1, EQL_SEV_ERROR = 2 } eql_severity;
+
+typedef struct eql_span {
+  uint32_t start, end;                /* byte offsets, end exclusive */
+  uint32_t line, col, end_line, end_col; /* 1-based; col in code points */
+} eql_span;
+
+typedef struct eql_diag {
+  int rule;            /* an eql_rule_id */
+  char *path;          /* the file, as displayed */
+  eql_span span;
+  char *message;       /* one sentence: what is wrong, in Equinox's words where possible */
+  char *help;          /* the fix, or NULL */
+  int has_related;     /* a second place (EQX002: the other field) */
+  eql_span related;
+  char *related_message;
+} eql_diag;
+
+typedef struct eql_diag_list {
+  eql_diag *items;
+  size_t n, cap;
+} eql_diag_list;
+
+void eql_diag_list_init(eql_diag_list *l);
+void eql_diag_list_free(eql_diag_list *l);
+/* Appends a copy of the strings; returns the new diagnostic or NULL when out of memory. */
+eql_diag *eql_diag_add(eql_diag_list *l, int rule, const eql_source *src, uint32_t start,
+                       uint32_t end, const char *message, const char *help);
+void eql_diag_set_related(eql_diag *d, const eql_source *src, uint32_t start, uint32_t end,
+                          const char *message);
+/* Moves every diagnostic of `from` to the end of `to` (from is left empty). */
+int eql_diag_list_take(eql_diag_list *to, eql_diag_list *from);
+/* Sorts by path, line, column, code: the order of every output. Removes exact duplicates. */
+void eql_diag_list_sort(eql_diag_list *l);
+/* Fills a span from byte offsets. */
+void eql_span_from_bytes(eql_span *sp, const eql_source *src, uint32_t start, uint32_t end);
+
+#endif
