@@ -216,7 +216,11 @@ typedef struct eql_facts {
   bool has_error;           /* the parse had errors */
   uint32_t error_start, error_end;
   const char *error_message;
+  struct eql_bindmap *bindmap; /* name -> bindings, built by eql_facts_finish */
 } eql_facts;
+
+/* Called by front ends once the facts are complete: builds the lookup tables. 0 or -1 (OOM). */
+int eql_facts_finish(eql_facts *f);
 
 /* Parses Python source into facts. module_name may be NULL. Returns NULL only when out of
  * memory; a file that does not parse gives facts with has_error set. Caller owns the result. */
@@ -232,6 +236,14 @@ const char *eql_facts_canon(const eql_facts *f, const eql_expr *e);
  * and the module), or NULL. */
 const eql_binding *eql_facts_lookup(const eql_facts *f, const char *name, eql_func *scope,
                                     uint32_t pos);
+/* Calls `cb` on every expression of the file (sub-expressions too, lambdas and nested
+ * functions included), in source order of their statements. */
+typedef void (*eql_expr_cb)(const eql_expr *e, void *ud);
+void eql_facts_visit_exprs(const eql_facts *f, eql_expr_cb cb, void *ud);
+/* Source text of an expression on one line, whitespace collapsed, at most `max` bytes
+ * (with "..." when cut). Arena-owned. */
+const char *eql_expr_snippet(const eql_facts *f, const eql_expr *e, size_t max);
+
 /* Positional argument i (not counting keywords) or keyword `kw` of a call; NULL if absent. */
 eql_expr *eql_call_arg(const eql_expr *call, int i, const char *kw);
 

@@ -1,0 +1,196 @@
+/* The driver: two passes over a project.
+ *
+ * Pass 1 reads and parses every file into facts and adds its classes to the index; pass 2
+ * finalises the index and runs the selected rules file by file. Rules of a file see only
+ * their own facts plus the read-only index, so pass 2 can later run files in parallel.
+ * The driver itself reports EQX999 for files that do not parse (rules still run on what
+ * parsed). */
+#include "eqlint/check.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eqlint/ctx.h"
+#include "eqlint/index.h"
+
+typedef struct pfile {
+  eql_source *src;
+  eql_facts *facts;
+  char *module_name;
+} pfile;
+
+struct eql_project {
+  pfile *files;
+  size_t n, cap;
+  eql_index *index;
+};
+
+eql_project *eql_project_new(void) {
+  eql_project *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->index = eql_index_new();
+  if (!p->index) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+void eql_project_free(eql_project *p) {
+  if (!p) return;
+  eql_index_free(p->index);
+  for (size_t i = 0; i < p->n; i++) {
+    eql_facts_free(p->files[i].facts);
+    eql_source_free(p->files[i].src);
+    free(p->files[i].module_name);
+  }
+  free(p->files);
+  free(p);
+}
+
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+char *eql_module_name_for_path(const char *path, int *is_package_init) {
+  if (is_package_init) *is_package_init = 0;
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  size_t blen = strlen(base);
+  if (blen > 3 && !strcmp(base + blen - 3, ".py")) blen -= 3;
+  char *mod = strndup(base, blen);
+  if (!mod) return NULL;
+  int is_init = !strcmp(mod, "__init__");
+  if (is_package_init) *is_package_init = is_init;
+
+  char real[PATH_MAX];
+  if (!realpath(path, real)) return mod; /* in-memory buffers: just the file's stem */
+  char *slash = strrchr(real, '/');
+  if (!slash) return mod;
+  *slash = 0;
+  /* walk up while the directory is a package */
+  char *name = is_init ? NULL : mod;
+  if (is_init) free(mod);
+  for (int depth = 0; depth < 64 && real[0]; depth++) {
+    char probe[PATH_MAX + 16];
+    snprintf(probe, sizeof probe, "%s/__init__.py", real);
+    if (!file_exists(probe)) break;
+    char *dir = strrchr(real, '/');
+    const char *dname = dir ? dir + 1 : real;
+    char *joined;
+    if (name) {
+      size_t n = strlen(dname) + strlen(name) + 2;
+      joined = malloc(n);
+      if (joined) snprintf(joined, n, "%s.%s", dname, name);
+      free(name);
+    } else {
+      joined = strdup(dname);
+    }
+    name = joined;
+    if (!name || !dir) break;
+    *dir = 0;
+  }
+  return name ? name : strdup("");
+}
+
+static int add(eql_project *p, eql_source *src) {
+  if (p->n == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 32;
+    pfile *f = realloc(p->files, cap * sizeof *f);
+    if (!f) {
+      eql_source_free(src);
+      return -1;
+    }
+    p->files = f;
+    p->cap = cap;
+  }
+  int is_init = 0;
+  char *mod = eql_module_name_for_path(src->path, &is_init);
+  eql_facts *facts = eql_python_facts(src, mod, is_init);
+  if (!facts || !mod || eql_index_add(p->index, facts) < 0) {
+    eql_facts_free(facts);
+    free(mod);
+    eql_source_free(src);
+    return -1;
+  }
+  pfile *pf = &p->files[p->n++];
+  pf->src = src;
+  pf->facts = facts;
+  pf->module_name = mod;
+  return 0;
+}
+
+int eql_project_add_source(eql_project *p, const char *path, const char *data, size_t len) {
+  eql_source *src = eql_source_new(path, data, len);
+  if (!src) return -1;
+  return add(p, src);
+}
+
+int eql_project_add_file(eql_project *p, const char *path, const char **err) {
+  eql_source *src = eql_source_read(path, err);
+  if (!src) return -1;
+  if (add(p, src) < 0) {
+    *err = "out of memory";
+    return -1;
+  }
+  return 0;
+}
+
+size_t eql_project_nfiles(const eql_project *p) { return p->n; }
+
+const eql_source *eql_project_source(const eql_project *p, const char *path) {
+  for (size_t i = 0; i < p->n; i++)
+    if (!strcmp(p->files[i].src->path, path)) return p->files[i].src;
+  return NULL;
+}
+
+eql_diag *eql_report(eql_ctx *ctx, uint32_t start, uint32_t end, const char *help,
+                     const char *fmt, ...) {
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return eql_diag_add(ctx->out, ctx->rule, ctx->facts->src, start, end, buf, help);
+}
+
+static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_diag_list *out) {
+  eql_ctx ctx;
+  memset(&ctx, 0, sizeof ctx);
+  ctx.facts = pf->facts;
+  ctx.index = p->index;
+  ctx.out = out;
+  ctx.scratch = eql_arena_new();
+  if (!ctx.scratch) return -1;
+  for (int r = 0; r < EQL_RULE_COUNT; r++) {
+    if (!rules->on[r] || !eql_rules[r].check) continue;
+    ctx.rule = r;
+    eql_rules[r].check(&ctx);
+  }
+  if (pf->facts->has_error && rules->on[EQL_R_EQX999]) {
+    ctx.rule = EQL_R_EQX999;
+    eql_report(&ctx, pf->facts->error_start, pf->facts->error_end,
+               "eqlint still checked the parts of the file that parsed",
+               "SyntaxError: %s", pf->facts->error_message ? pf->facts->error_message : "invalid syntax");
+  }
+  eql_arena_free(ctx.scratch);
+  return 0;
+}
+
+int eql_project_run(eql_project *p, const eql_ruleset *rules, eql_diag_list *out) {
+  if (eql_index_finalize(p->index) < 0) return -1;
+  eql_diag_list local;
+  eql_diag_list_init(&local);
+  for (size_t i = 0; i < p->n; i++) {
+    if (run_file(p, &p->files[i], rules, &local) < 0) {
+      eql_diag_list_free(&local);
+      return -1;
+    }
+  }
+  eql_diag_list_sort(&local);
+  int rc = eql_diag_list_take(out, &local);
+  eql_diag_list_free(&local);
+  return rc;
+}

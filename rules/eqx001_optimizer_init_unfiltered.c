@@ -1,0 +1,69 @@
+/* ## What it does
+ * Checks for an optax optimiser initialised (`optim.init(model)`) or updated
+ * (`optim.update(grads, state, model)`) with a Module that has non-array leaves, without
+ * filtering it first.
+ *
+ * ## Why is this bad
+ * `optim.init` builds optimiser state for every leaf of the tree it receives. A Module that
+ * holds an activation function (every `eqx.nn.MLP` does), a `str`, a `bool` or a `float`
+ * makes optax try to build state for those leaves, and initialisation fails with a cryptic
+ * error such as `TypeError: zeros_like requires ndarray or scalar arguments`. The Equinox
+ * FAQ: "the optimiser must be initialised with only the arrays of the model".
+ *
+ * ## Example
+ * ```python
+ * model = eqx.nn.MLP(2, 2, 64, 2, key=key)
+ * optim = optax.adam(1e-3)
+ * opt_state = optim.init(model)
+ * ```
+ *
+ * ## Use instead
+ * ```python
+ * opt_state = optim.init(eqx.filter(model, eqx.is_array))
+ * ```
+ * and pass `eqx.filter(model, eqx.is_array)` as the `params` of `optim.update` too.
+ *
+ * ## Fix safety
+ * No automatic fix yet. Wrapping the argument in `eqx.filter(..., eqx.is_array)` is always
+ * correct for `init`; for `update` the gradients must come from `eqx.filter_grad`.
+ *
+ * ## Known limits
+ * Reports only when the optimiser is known to come from an `optax` constructor (directly,
+ * through `optax.chain`, `optax.inject_hyperparams(...)(...)` or a local function that
+ * returns one) and the model is known to be a Module with non-array leaves (a constructor
+ * call, a parameter annotation, or a local function that returns one). Models that come from
+ * other libraries, `eqx.combine`, or attributes (`self.model`) are not judged.
+ */
+#include <string.h>
+
+#include "eqlint/ctx.h"
+#include "eqlint/value.h"
+
+void eql_check_EQX001(eql_ctx *ctx) {
+  const eql_facts *f = ctx->facts;
+  eql_eval ev = {ctx->index, f, 0};
+  for (unsigned i = 0; i < f->calls.n; i++) {
+    const eql_expr *call = f->calls.items[i];
+    const eql_expr *callee = call->a;
+    if (!callee || callee->kind != EQL_E_ATTR || !callee->name) continue;
+    int is_init = !strcmp(callee->name, "init");
+    int is_update = !strcmp(callee->name, "update");
+    if (!is_init && !is_update) continue;
+    const eql_expr *arg = is_init ? eql_call_arg(call, 0, "params") : eql_call_arg(call, 2, "params");
+    if (!arg) continue;
+    eql_value opt = eql_eval_expr(&ev, callee->a);
+    if (opt.kind != EQL_V_OPTAX) continue;
+    eql_value m = eql_eval_expr(&ev, arg);
+    if (m.kind != EQL_V_MODULE || m.nonarray != EQL_YES) continue;
+    const char *arg_text = eql_expr_snippet(f, arg, 40);
+    const char *cls = eql_classref_name(&m.cls);
+    eql_report(ctx, call->start, call->end,
+               is_init ? "initialise on the arrays only: "
+                         "`optim.init(eqx.filter(model, eqx.is_array))`"
+                       : "pass the arrays only: `eqx.filter(model, eqx.is_array)`",
+               "`%s.%s` receives `%s`, an instance of `%s` with non-array leaves that optax cannot "
+               "handle: %s",
+               eql_expr_snippet(f, callee->a, 40), callee->name, arg_text, cls,
+               m.why ? m.why : "it holds functions, strings, bools or floats");
+  }
+}
