@@ -1,0 +1,56 @@
+/* The concise format, for other programs (editors' problem matchers, grep, CI annotations):
+ *
+ *   path:line:col: CODE message
+ *
+ * exactly one line per diagnostic and nothing else, no summary. The shape is a contract:
+ * paths and messages are escaped (eql_emit_escaped) so that no newline or control byte can
+ * split or forge a line. Colour, when asked for, only wraps the fields; with it stripped the
+ * line is byte-for-byte the plain one.
+ *
+ * Also here: the pieces every format shares (format names, dispatch, the project adapter). */
+#include <string.h>
+
+#include "eqlint/check.h"
+#include "eqlint/emit.h"
+#include "eqlint/rules.h"
+
+int eql_emit_format_from_name(const char *name) {
+  if (strcmp(name, "full") == 0) return EQL_EMIT_FULL;
+  if (strcmp(name, "concise") == 0) return EQL_EMIT_CONCISE;
+  return -1;
+}
+
+const eql_source *eql_emit_project_source(const void *project, const char *path) {
+  return eql_project_source((const eql_project *)project, path);
+}
+
+int eql_emit_concise(FILE *out, const eql_diag_list *diags, const eql_emit_options *opts) {
+  bool color = opts && opts->color;
+  for (size_t i = 0; i < diags->n; i++) {
+    const eql_diag *d = &diags->items[i];
+    const eql_rule_info *r = d->rule >= 0 && d->rule < EQL_RULE_COUNT ? &eql_rules[d->rule] : NULL;
+    if (color) fputs("\x1b[1m", out);
+    eql_emit_escaped(out, d->path);
+    fprintf(out, ":%u:%u:", (unsigned)d->span.line, (unsigned)d->span.col);
+    if (color) {
+      const char *sc = !r || r->severity == EQL_SEV_ERROR     ? "\x1b[1;31m"
+                       : r->severity == EQL_SEV_WARNING ? "\x1b[1;33m"
+                                                        : "\x1b[1;36m";
+      fprintf(out, "\x1b[0m %s%s\x1b[0m ", sc, r ? r->code : "EQX???");
+    } else {
+      fprintf(out, " %s ", r ? r->code : "EQX???");
+    }
+    eql_emit_escaped(out, d->message ? d->message : "");
+    fputc('\n', out);
+  }
+  return fflush(out) == 0 && !ferror(out) ? 0 : -1;
+}
+
+int eql_emit(FILE *out, eql_emit_format fmt, const eql_diag_list *diags,
+             eql_emit_source_fn source, const void *ud, const eql_emit_options *opts) {
+  switch (fmt) {
+    case EQL_EMIT_CONCISE: return eql_emit_concise(out, diags, opts);
+    case EQL_EMIT_FULL:
+    default: return eql_emit_full(out, diags, source, ud, opts);
+  }
+}

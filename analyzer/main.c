@@ -1,0 +1,362 @@
+/* eqlint: the command line. Only option parsing and calls into the library live here;
+ * discovery is walk.c, checking is check.c, output is emit/.
+ *
+ * Exit status (like Ruff's): 0 no diagnostics, 1 diagnostics reported, 2 usage error,
+ * internal failure, or nothing could be checked at all. A path that cannot be read among
+ * others that can is reported on stderr and the others are checked; the exit status then
+ * follows their diagnostics, so one stale path in a CI script does not hide real findings. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eqlint/check.h"
+#include "eqlint/emit.h"
+#include "eqlint/rules.h"
+#include "eqlint/walk.h"
+
+#ifndef EQL_VERSION
+#define EQL_VERSION "unknown"
+#endif
+
+enum { EXIT_CLEAN = 0, EXIT_FOUND = 1, EXIT_TROUBLE = 2 };
+
+static const char main_usage[] =
+    "eqlint: a static analyzer for JAX and Equinox pitfalls\n"
+    "\n"
+    "Usage: eqlint <COMMAND> [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  check [PATH...]   Check Python files and directories (default: the current directory)\n"
+    "  rule CODE         Explain a rule; `eqlint rule --all` lists every rule\n"
+    "  help [COMMAND]    Show this help, or a command's help\n"
+    "  version           Show the version\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help        Show this help\n"
+    "  -V, --version     Show the version\n"
+    "\n"
+    "Exit status: 0 no diagnostics, 1 diagnostics reported, 2 usage error or failure.\n";
+
+static const char check_usage[] =
+    "Check Python files for JAX/Equinox pitfalls\n"
+    "\n"
+    "Usage: eqlint check [OPTIONS] [PATH...]\n"
+    "\n"
+    "Files are checked whatever their extension; directories are searched for *.py files,\n"
+    "skipping hidden directories, __pycache__, node_modules, site-packages and virtual\n"
+    "environments (directories holding a pyvenv.cfg). Without PATH, checks `.`. All files\n"
+    "of one run are checked together, so a model defined in one file is known in another.\n"
+    "\n"
+    "Options:\n"
+    "  --format FORMAT     Output format: `full` (default: the message with a code frame,\n"
+    "                      help and a summary) or `concise` (one `path:line:col: CODE\n"
+    "                      message` line per diagnostic, for other programs)\n"
+    "  --color WHEN        Colour the output: `auto` (default: when stdout is a terminal and\n"
+    "                      NO_COLOR is not set), `always` or `never`\n"
+    "  --select CODES      Run only these rules: a comma-separated list of codes, prefixes\n"
+    "                      (`EQX0`) or `ALL`; may be repeated\n"
+    "  --ignore CODES      Do not run these rules (same syntax); applied after --select\n"
+    "  --no-summary        Full format: omit the closing summary line\n"
+    "  -h, --help          Show this help\n"
+    "\n"
+    "Exit status: 0 no diagnostics, 1 diagnostics reported, 2 usage error, failure, or no\n"
+    "given path could be read.\n";
+
+static const char rule_usage[] =
+    "Explain a rule\n"
+    "\n"
+    "Usage: eqlint rule CODE\n"
+    "       eqlint rule --all\n"
+    "\n"
+    "CODE is a rule code (EQX001) or name (optimizer-init-unfiltered).\n"
+    "\n"
+    "Options:\n"
+    "  --all        List every rule: code, name, severity and summary\n"
+    "  -h, --help   Show this help\n";
+
+/* Prints "eqlint: error: ..." and a pointer to the relevant help; returns exit status 2. */
+static int usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *command, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("eqlint: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry 'eqlint %s%s--help' for more information.\n", command ? command : "",
+          command ? " " : "");
+  return EXIT_TROUBLE;
+}
+
+/* The unknown option getopt_long stopped on, as the user typed it. */
+static const char *bad_option(char **argv) {
+  /* An unknown short option is in optopt (argv[optind - 1] may be a cluster like -hx); an
+   * unknown long option leaves optopt 0 and is argv[optind - 1] itself. */
+  static char shortopt[3];
+  if (optopt && optopt != '?') {
+    shortopt[0] = '-';
+    shortopt[1] = (char)optopt;
+    shortopt[2] = 0;
+    return shortopt;
+  }
+  return argv[optind - 1];
+}
+
+static void print_read_error(void *ud, const char *path, const char *reason) {
+  (void)ud;
+  fputs("eqlint: error: cannot read ", stderr);
+  eql_emit_escaped(stderr, path);
+  fprintf(stderr, ": %s\n", reason);
+}
+
+/* Applies every --select (their union) then every --ignore. */
+static int build_ruleset(eql_ruleset *rs, char **selects, size_t nselect, char **ignores,
+                         size_t nignore) {
+  char bad[64];
+  if (nselect == 0) {
+    eql_ruleset_all(rs);
+  } else {
+    memset(rs, 0, sizeof *rs);
+    for (size_t i = 0; i < nselect; i++) {
+      eql_ruleset one;
+      if (eql_ruleset_select(&one, selects[i], bad, sizeof bad) < 0)
+        return usage_error("check", "--select: unknown rule code or prefix '%s' "
+                                    "(run 'eqlint rule --all' to list the rules)", bad);
+      for (int r = 0; r < EQL_RULE_COUNT; r++) rs->on[r] = rs->on[r] || one.on[r];
+    }
+  }
+  for (size_t i = 0; i < nignore; i++)
+    if (eql_ruleset_ignore(rs, ignores[i], bad, sizeof bad) < 0)
+      return usage_error("check", "--ignore: unknown rule code or prefix '%s' "
+                                  "(run 'eqlint rule --all' to list the rules)", bad);
+  return 0;
+}
+
+static bool want_color(const char *when) {
+  if (strcmp(when, "always") == 0) return true;
+  if (strcmp(when, "never") == 0) return false;
+  /* auto: https://no-color.org — a set, non-empty NO_COLOR turns colour off. */
+  const char *no_color = getenv("NO_COLOR");
+  if (no_color && *no_color) return false;
+  const char *term = getenv("TERM");
+  if (term && strcmp(term, "dumb") == 0) return false;
+  return isatty(STDOUT_FILENO) == 1;
+}
+
+static int cmd_check(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"format", required_argument, NULL, 'f'},
+      {"output-format", required_argument, NULL, 'f'},
+      {"color", required_argument, NULL, 'c'},
+      {"select", required_argument, NULL, 's'},
+      {"ignore", required_argument, NULL, 'i'},
+      {"no-summary", no_argument, NULL, 'S'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int format = EQL_EMIT_FULL;
+  const char *color = "auto";
+  bool summary = true;
+  /* argv itself is large enough to hold every --select/--ignore value. */
+  char **selects = calloc((size_t)argc + 1, sizeof *selects);
+  char **ignores = calloc((size_t)argc + 1, sizeof *ignores);
+  size_t nselect = 0, nignore = 0;
+  int status = EXIT_TROUBLE;
+  eql_walk_files files;
+  eql_walk_files_init(&files);
+  eql_project *project = NULL;
+  eql_diag_list diags;
+  eql_diag_list_init(&diags);
+  if (!selects || !ignores) {
+    fputs("eqlint: error: out of memory\n", stderr);
+    goto done;
+  }
+
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1;) {
+    switch (c) {
+      case 'f':
+        format = eql_emit_format_from_name(optarg);
+        if (format < 0) {
+          status = usage_error("check", "--format: unknown format '%s' (expected full or concise)",
+                               optarg);
+          goto done;
+        }
+        break;
+      case 'c':
+        if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
+          status = usage_error("check", "--color: unknown value '%s' (expected auto, always or "
+                                        "never)", optarg);
+          goto done;
+        }
+        color = optarg;
+        break;
+      case 's': selects[nselect++] = optarg; break;
+      case 'i': ignores[nignore++] = optarg; break;
+      case 'S': summary = false; break;
+      case 'h':
+        fputs(check_usage, stdout);
+        status = EXIT_CLEAN;
+        goto done;
+      case ':':
+        status = usage_error("check", "option '%s' needs a value", argv[optind - 1]);
+        goto done;
+      default:
+        status = usage_error("check", "unknown option '%s'", bad_option(argv));
+        goto done;
+    }
+  }
+
+  eql_ruleset rules;
+  if (build_ruleset(&rules, selects, nselect, ignores, nignore) != 0) goto done;
+
+  long walk_errors = eql_walk((const char *const *)argv + optind, (size_t)(argc - optind),
+                              &files, print_read_error, NULL);
+  if (walk_errors < 0) {
+    fputs("eqlint: error: out of memory while looking for files\n", stderr);
+    goto done;
+  }
+  project = eql_project_new();
+  if (!project) {
+    fputs("eqlint: error: out of memory\n", stderr);
+    goto done;
+  }
+  size_t read_errors = 0;
+  for (size_t i = 0; i < files.n; i++) {
+    const char *err = NULL;
+    if (eql_project_add_file(project, files.paths[i], &err) != 0) {
+      print_read_error(NULL, files.paths[i], err ? err : "unknown error");
+      read_errors++;
+    }
+  }
+  if (eql_project_nfiles(project) == 0) {
+    if (walk_errors > 0 || read_errors > 0) {
+      fputs("eqlint: error: no file could be checked\n", stderr);
+      goto done;
+    }
+    fputs("eqlint: warning: no Python files found under the given paths\n", stderr);
+    status = EXIT_CLEAN;
+    goto done;
+  }
+
+  if (eql_project_run(project, &rules, &diags) != 0) {
+    fputs("eqlint: error: out of memory while checking\n", stderr);
+    goto done;
+  }
+  eql_emit_options eo = {.color = want_color(color), .summary = summary};
+  if (eql_emit(stdout, (eql_emit_format)format, &diags, eql_emit_project_source, project, &eo) !=
+      0) {
+    fprintf(stderr, "eqlint: error: cannot write the output: %s\n", strerror(errno));
+    goto done;
+  }
+  status = diags.n > 0 ? EXIT_FOUND : EXIT_CLEAN;
+
+done:
+  eql_diag_list_free(&diags);
+  eql_project_free(project);
+  eql_walk_files_free(&files);
+  free(selects);
+  free(ignores);
+  return status;
+}
+
+static void list_rules(void) {
+  int wcode = 4, wname = 4, wsev = 8;
+  for (int i = 0; i < EQL_RULE_COUNT; i++) {
+    int a = (int)strlen(eql_rules[i].code), b = (int)strlen(eql_rules[i].name),
+        c = (int)strlen(eql_severity_name(eql_rules[i].severity));
+    if (a > wcode) wcode = a;
+    if (b > wname) wname = b;
+    if (c > wsev) wsev = c;
+  }
+  printf("%-*s  %-*s  %-*s  %s\n", wcode, "code", wname, "name", wsev, "severity", "summary");
+  for (int i = 0; i < EQL_RULE_COUNT; i++)
+    printf("%-*s  %-*s  %-*s  %s\n", wcode, eql_rules[i].code, wname, eql_rules[i].name, wsev,
+           eql_severity_name(eql_rules[i].severity), eql_rules[i].summary);
+}
+
+static int cmd_rule(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"all", no_argument, NULL, 'a'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  bool all = false;
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1;) {
+    switch (c) {
+      case 'a': all = true; break;
+      case 'h': fputs(rule_usage, stdout); return EXIT_CLEAN;
+            default: return usage_error("rule", "unknown option '%s'", bad_option(argv));
+    }
+  }
+  int npos = argc - optind;
+  if (all) {
+    if (npos > 0) return usage_error("rule", "give either --all or one rule code, not both");
+    list_rules();
+    return EXIT_CLEAN;
+  }
+  if (npos == 0) return usage_error("rule", "which rule? Give a code such as EQX001, or --all");
+  if (npos > 1) return usage_error("rule", "give one rule code at a time");
+  int r = eql_rule_find(argv[optind]);
+  if (r < 0) {
+    fputs("eqlint: error: unknown rule '", stderr);
+    eql_emit_escaped(stderr, argv[optind]);
+    fputs("'\nRun 'eqlint rule --all' to list every rule.\n", stderr);
+    return EXIT_TROUBLE;
+  }
+  const eql_rule_info *ri = &eql_rules[r];
+  /* The same page `make docs` writes to docs/rules/CODE.md. */
+  printf("# %s %s\n\n*Severity: %s. Fixable: %s.* %s.\n", ri->code, ri->name,
+         eql_severity_name(ri->severity), ri->fixable ? "yes" : "no", ri->summary);
+  /* The doc is a comment's text: it may start with the blank or the space after the
+   * opening marker, which would turn its first heading into a paragraph. */
+  const char *doc = ri->doc ? ri->doc : "";
+  while (*doc == ' ' || *doc == '\t' || *doc == '\n') doc++;
+  if (*doc) printf("\n%s%s", doc, doc[strlen(doc) - 1] == '\n' ? "" : "\n");
+  return fflush(stdout) == 0 ? EXIT_CLEAN : EXIT_TROUBLE;
+}
+
+static int print_version(void) {
+  printf("eqlint %s\n", EQL_VERSION);
+  return EXIT_CLEAN;
+}
+
+static bool is_path(const char *s) {
+  struct stat st;
+  return stat(s, &st) == 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(main_usage, stderr);
+    return EXIT_TROUBLE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "rule") == 0) return cmd_rule(argc - 1, argv + 1);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    if (argc > 2) return usage_error(NULL, "'%s' takes no arguments", cmd);
+    return print_version();
+  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+    const char *topic = argc > 2 ? argv[2] : NULL;
+    if (!topic) fputs(main_usage, stdout);
+    else if (strcmp(topic, "check") == 0) fputs(check_usage, stdout);
+    else if (strcmp(topic, "rule") == 0) fputs(rule_usage, stdout);
+    else return usage_error(NULL, "no help for '%s': commands are check, rule, help, version",
+                            topic);
+    return EXIT_CLEAN;
+  }
+  if (cmd[0] == '-') return usage_error(NULL, "unknown option '%s'", cmd);
+  if (is_path(cmd))
+    return usage_error(NULL, "unknown command '%s' (to check it, run 'eqlint check %s')", cmd,
+                       cmd);
+  return usage_error(NULL, "unknown command '%s': commands are check, rule, help, version", cmd);
+}

@@ -1,0 +1,4 @@
+import equinox as eqx
+
+def f(:
+    return eqx

@@ -1,0 +1,3 @@
+x = 1
+# expect: EQX404
+y = 2
