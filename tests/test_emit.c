@@ -67,6 +67,11 @@ static int full_with_source(FILE *out, const eql_diag_list *l, const eql_emit_op
 static int full_without_source(FILE *out, const eql_diag_list *l, const eql_emit_options *o) {
   return eql_emit_full(out, l, NULL, NULL, o);
 }
+/* The source the property test renders against. */
+static const eql_source *current;
+static int full_current(FILE *out, const eql_diag_list *l, const eql_emit_options *o) {
+  return eql_emit_full(out, l, lookup, current, o);
+}
 static int concise(FILE *out, const eql_diag_list *l, const eql_emit_options *o) {
   return eql_emit_concise(out, l, o);
 }
@@ -213,6 +218,17 @@ static void test_full_empty_and_eol_spans(void) {
               "\n"
               "Found 1 diagnostic (1 error).\n");
   free(got);
+  /* At the end of the file: the empty last line, shown without trailing blanks. */
+  l.items[0].span = (eql_span){0};
+  eql_span_from_bytes(&l.items[0].span, src, src->len, src->len);
+  got = render(full_with_source, &l, false, false);
+  assert_text(got,
+              "t.py:8:1: EQX999 [error] expected ':'\n"
+              "  |\n"
+              "8 |\n"
+              "  | ^\n"
+              "\n");
+  free(got);
   eql_diag_list_free(&l);
 }
 
@@ -339,6 +355,65 @@ static void test_escaped(void) {
   }
 }
 
+/* A small deterministic generator: the same "random" inputs on every run. */
+static uint32_t lcg(uint32_t *state) {
+  *state = *state * 1664525u + 1013904223u;
+  return *state >> 8;
+}
+
+/* Property test: arbitrary bytes (controls, invalid UTF-8, tabs, CR, long lines) and
+ * arbitrary, even inconsistent, spans never crash an emitter, never let a control byte
+ * through, and concise output stays one line per diagnostic. */
+static void test_random_inputs(void) {
+  static const char alphabet[] = "ab \t\t\n\r\x1b\x7f\xc3\xa9\xe5\x90\x8d\xff\xe2\x80\xae(";
+  uint32_t seed = 12345;
+  for (int round = 0; round < 300; round++) {
+    size_t len = lcg(&seed) % (round % 10 == 0 ? 3000 : 200);
+    char *bytes = malloc(len + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bytes);
+    for (size_t i = 0; i < len; i++) bytes[i] = alphabet[lcg(&seed) % (sizeof alphabet - 1)];
+    bytes[len] = 0;
+    eql_source *rs = eql_source_new("r\x1b.py", bytes, len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
+    eql_diag_list l;
+    eql_diag_list_init(&l);
+    size_t ndiags = 1 + lcg(&seed) % 4;
+    for (size_t k = 0; k < ndiags; k++) {
+      uint32_t a = len ? lcg(&seed) % (uint32_t)(len + 1) : 0;
+      uint32_t b = a + lcg(&seed) % 300;
+      eql_diag *d = eql_diag_add(&l, (int)(lcg(&seed) % EQL_RULE_COUNT), rs, a, b,
+                                 "msg \x1b[2J \xe2\x80\xae end", k % 2 ? "help\nline" : NULL);
+      CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+      if (k == 1) eql_diag_set_related(d, rs, b, a, "bell \a in a note");
+      if (k == 2) { /* stale or inconsistent positions must not matter */
+        d->span.line += lcg(&seed) % 3;
+        d->span.col += lcg(&seed) % 50;
+        d->span.end_line = d->span.line;
+        d->span.end_col = lcg(&seed) % 20;
+      }
+    }
+    current = rs;
+    char *full = render(full_current, &l, false, true);
+    char *conc = render(concise, &l, false, false);
+    for (const char *p = full; *p; p++)
+      if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f) {
+        CU_FAIL("control byte in full output");
+        break;
+      }
+    size_t lines = 0;
+    for (const char *p = conc; *p; p++) {
+      if (*p == '\n') lines++;
+      else if ((unsigned char)*p < 0x20 || *p == 0x7f) CU_FAIL("control byte in concise output");
+    }
+    CU_ASSERT_EQUAL(lines, ndiags);
+    free(full);
+    free(conc);
+    eql_diag_list_free(&l);
+    eql_source_free(rs);
+    free(bytes);
+  }
+}
+
 static void test_format_names(void) {
   CU_ASSERT_EQUAL(eql_emit_format_from_name("full"), EQL_EMIT_FULL);
   CU_ASSERT_EQUAL(eql_emit_format_from_name("concise"), EQL_EMIT_CONCISE);
@@ -354,6 +429,7 @@ int main(void) {
       EQL_TEST(test_full_without_source), EQL_TEST(test_full_empty_and_eol_spans),
       EQL_TEST(test_full_long_lines),     EQL_TEST(test_concise_snapshot),
       EQL_TEST(test_escaped),             EQL_TEST(test_format_names),
+      EQL_TEST(test_random_inputs),
   };
   int rc = eql_cunit_run("emit", tests, sizeof tests / sizeof *tests);
   eql_source_free(src);

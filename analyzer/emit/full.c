@@ -251,7 +251,7 @@ static int code_frame(const frame_ctx *f, const eql_source *src, const eql_diag 
 
   gutter(f, 0, true);
   gutter(f, d->span.line, false);
-  fputc(' ', f->out);
+  if (n > 0) fputc(' ', f->out); /* an empty line gets no trailing blank */
   if (ws > 0) fputs("\xe2\x80\xa6", f->out); /* … */
   for (size_t i = ws; i < we; i++) put_cell(f->out, &cells[i]);
   if (we < n) fputs("\xe2\x80\xa6", f->out);
