@@ -187,25 +187,29 @@ int main(int argc, char **argv) {
   }
   char **names = NULL;
   size_t n = 0, cap = 0;
-  for (struct dirent *e; (e = readdir(d));) {
+  bool oom = false;
+  for (struct dirent *e; !oom && (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
     if (n == cap) {
-      cap = cap ? cap * 2 : 64;
-      char **nn = realloc(names, cap * sizeof *nn);
+      size_t ncap = cap ? cap * 2 : 64;
+      char **nn = realloc(names, ncap * sizeof *nn);
       if (!nn) {
-        fprintf(stderr, "fixture_runner: out of memory\n");
-        return 2;
+        oom = true;
+        break;
       }
       names = nn;
+      cap = ncap;
     }
-    names[n] = strdup(e->d_name);
-    if (!names[n]) {
-      fprintf(stderr, "fixture_runner: out of memory\n");
-      return 2;
-    }
-    n++;
+    if (!(names[n] = strdup(e->d_name))) oom = true;
+    else n++;
   }
   closedir(d);
+  if (oom) {
+    fprintf(stderr, "fixture_runner: out of memory\n");
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return 2;
+  }
   if (n > 1) qsort(names, n, sizeof *names, cmp_names);
 
   size_t passed = 0, failed = 0;
