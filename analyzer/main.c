@@ -163,24 +163,28 @@ static int cmd_check(int argc, char **argv) {
   int format = EQL_EMIT_FULL;
   const char *color = "auto";
   bool summary = true;
-  /* argv itself is large enough to hold every --select/--ignore value. */
+  /* No list can hold more entries than there are arguments. */
   char **selects = calloc((size_t)argc + 1, sizeof *selects);
   char **ignores = calloc((size_t)argc + 1, sizeof *ignores);
-  size_t nselect = 0, nignore = 0;
+  char **paths = calloc((size_t)argc + 1, sizeof *paths);
+  size_t nselect = 0, nignore = 0, npaths = 0;
   int status = EXIT_TROUBLE;
   eql_walk_files files;
   eql_walk_files_init(&files);
   eql_project *project = NULL;
   eql_diag_list diags;
   eql_diag_list_init(&diags);
-  if (!selects || !ignores) {
+  if (!selects || !ignores || !paths) {
     fputs("eqlint: error: out of memory\n", stderr);
     goto done;
   }
 
+  /* "-" first: paths come back in order as code 1, so options may follow paths even when
+   * POSIXLY_CORRECT turns off getopt's reordering; ":" next: missing values are told apart. */
   opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1;) {
+  for (int c; (c = getopt_long(argc, argv, "-:h", longopts, NULL)) != -1;) {
     switch (c) {
+      case 1: paths[npaths++] = optarg; break;
       case 'f':
         format = eql_emit_format_from_name(optarg);
         if (format < 0) {
@@ -213,11 +217,13 @@ static int cmd_check(int argc, char **argv) {
     }
   }
 
+  while (optind < argc) paths[npaths++] = argv[optind++]; /* after "--" */
+
   eql_ruleset rules;
   if (build_ruleset(&rules, selects, nselect, ignores, nignore) != 0) goto done;
 
-  long walk_errors = eql_walk((const char *const *)argv + optind, (size_t)(argc - optind),
-                              &files, print_read_error, NULL);
+  long walk_errors = eql_walk((const char *const *)paths, npaths, &files, print_read_error,
+                              NULL);
   if (walk_errors < 0) {
     fputs("eqlint: error: out of memory while looking for files\n", stderr);
     goto done;
@@ -263,6 +269,7 @@ done:
   eql_walk_files_free(&files);
   free(selects);
   free(ignores);
+  free(paths);
   return status;
 }
 

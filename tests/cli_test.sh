@@ -117,7 +117,14 @@ case $CASE in
   options_after_paths)
     run check "$DATA/pitfall.py" --format concise --select EQX001; rc_is 1; all_concise
     out_lacks 'EQX003'
-    run check -- "$DATA/pitfall.py"; rc_is 1; out_has '^Found [0-9]+ diagnostics? \(' ;;
+    run check -- "$DATA/pitfall.py"; rc_is 1; out_has '^Found [0-9]+ diagnostics? \('
+    # POSIXLY_CORRECT stops getopt from reordering; options after paths must still work.
+    POSIXLY_CORRECT=1
+    export POSIXLY_CORRECT
+    run check "$DATA/pitfall.py" --format concise --select EQX001; rc_is 1; all_concise
+    out_lacks 'EQX003'
+    run check --format concise -- "$DATA/clean.py" --not-an-option; rc_is 0; out_empty
+    err_has 'cannot read --not-an-option' ;;
   full_summary)
     run check "$DATA/pitfall.py"; rc_is 1
     out_has '^Found [0-9]+ diagnostics? \([0-9]+ errors?(, [0-9]+ warnings?)?(, [0-9]+ info)?\)\.$'
