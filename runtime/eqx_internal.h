@@ -122,6 +122,9 @@ eqx_status eqx__ctx_own(eqx_ctx *ctx, eqx_array *a);
 eqx_status eqx__tape_push(eqx_ctx *ctx, struct eqx_tape_entry *e);
 void eqx__tape_clear(eqx_ctx *ctx);
 
+/* The raw threefry-2x32 block (20 rounds), exposed for known-answer tests. */
+void eqx__threefry2x32(const uint32_t key[2], uint32_t *x0, uint32_t *x1);
+
 /* Broadcasting helper shared by forward and backward kernels. */
 typedef struct eqx_bcast {
     int ndim;

@@ -13,7 +13,7 @@
 
 static uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
 
-static void threefry2x32(const uint32_t key[2], uint32_t *x0p, uint32_t *x1p) {
+void eqx__threefry2x32(const uint32_t key[2], uint32_t *x0p, uint32_t *x1p) {
     static const int R[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
     uint32_t ks[3] = {key[0], key[1], key[0] ^ key[1] ^ 0x1BD11BDAu};
     uint32_t x0 = *x0p + ks[0], x1 = *x1p + ks[1];
@@ -36,7 +36,7 @@ static void random_bits(eqx_key key, uint32_t *out, int64_t n) {
     int64_t m = n + (n & 1), h = m / 2;
     for (int64_t j = 0; j < h; j++) {
         uint32_t a = (uint32_t)j, b = (uint32_t)(j + h);
-        threefry2x32(key.k, &a, &b);
+        eqx__threefry2x32(key.k, &a, &b);
         out[j] = a;
         if (j + h < n) out[j + h] = b;
     }
@@ -56,7 +56,7 @@ void eqx_prng_split(eqx_key key, int n, eqx_key *out) {
             uint32_t a, b;
             if (idx < h) { a = (uint32_t)idx; b = (uint32_t)(idx + h); }
             else { a = (uint32_t)(idx - h); b = (uint32_t)idx; }
-            threefry2x32(key.k, &a, &b);
+            eqx__threefry2x32(key.k, &a, &b);
             w[t] = idx < h ? a : b;
         }
         out[i].k[0] = w[0];
