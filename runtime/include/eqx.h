@@ -20,24 +20,34 @@
  *         return eqx_mul_scalar(ctx, total, 1.0f / (float)b->n, loss);
  *     }
  *
- *     eqx_key key = eqx_prng_key(0);
- *     eqx_tree *model, *params, *state, *grads, *updates, *new_state, *new_model;
- *     eqx_optimizer *opt; eqx_ctx *ctx; float loss;
- *     EQX_CHECK(eqx_mlp_new(1, 1, 32, 2, "tanh", eqx_tanh, key, &model));
- *     EQX_CHECK(eqx_adam_new(1e-2f, 0.9f, 0.999f, 1e-8f, &opt));
- *     EQX_CHECK(eqx_filter(model, eqx_is_inexact_array, &params));   // FAQ: filter first
- *     EQX_CHECK(eqx_opt_init(opt, params, &state));
- *     EQX_CHECK(eqx_ctx_new(&ctx));
- *     for (int step = 0; step < 1000; step++) {
- *         EQX_CHECK(eqx_filter_value_and_grad(ctx, loss_fn, model, &data, &loss, &grads));
- *         EQX_CHECK(eqx_opt_update(opt, grads, state, model, &updates, &new_state));
- *         EQX_CHECK(eqx_apply_updates(model, updates, &new_model));
- *         eqx_tree_free(model); model = new_model;       // trees are immutable values
- *         eqx_tree_free(state); state = new_state;
- *         eqx_tree_free(grads); eqx_tree_free(updates);
- *         eqx_ctx_reset(ctx);                             // drops this step's temporaries
+ *     static eqx_status train(const batch *data, eqx_tree **out) {
+ *         eqx_key key = eqx_prng_key(0);
+ *         eqx_tree *model, *params, *state, *grads, *updates, *new_state, *new_model;
+ *         eqx_optimizer *opt; eqx_ctx *ctx; float loss;
+ *         EQX_TRY(eqx_mlp_new(1, 1, 32, 2, "tanh", eqx_tanh, key, &model));
+ *         EQX_TRY(eqx_adam_new(3e-3f, 0.9f, 0.999f, 1e-8f, &opt));
+ *         EQX_TRY(eqx_filter(model, eqx_is_array, &params));      // FAQ: filter first
+ *         EQX_TRY(eqx_opt_init(opt, params, &state));
+ *         EQX_TRY(eqx_ctx_new(&ctx));
+ *         for (int step = 0; step < 1500; step++) {
+ *             EQX_TRY(eqx_filter_value_and_grad(ctx, loss_fn, model, (void *)data, &loss,
+ *                                               &grads));
+ *             EQX_TRY(eqx_opt_update(opt, grads, state, model, &updates, &new_state));
+ *             EQX_TRY(eqx_apply_updates(model, updates, &new_model));
+ *             eqx_tree_free(model); model = new_model;    // trees are immutable values
+ *             eqx_tree_free(state); state = new_state;
+ *             eqx_tree_free(grads); eqx_tree_free(updates);
+ *             eqx_ctx_reset(ctx);                         // drops this step's temporaries
+ *         }
+ *         EQX_TRY(eqx_tree_serialise_leaves("model.eqx", model));
+ *         eqx_ctx_free(ctx); eqx_optimizer_free(opt);
+ *         eqx_tree_free(params); eqx_tree_free(state);
+ *         *out = model;                                   // caller owns the trained model
+ *         return EQX_OK;
  *     }
- *     EQX_CHECK(eqx_tree_serialise_leaves("model.eqx", model));
+ *
+ * (Cleanup on the error paths is elided here; runtime/examples/fit_square.c is the same
+ * program in full, with every path freeing what it made.)
  *
  * Ownership, in one paragraph: a function that hands out an object through an `out`
  * parameter gives the caller one reference, released with the matching _free, EXCEPT
