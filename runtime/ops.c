@@ -554,14 +554,14 @@ static eqx_status ce_fwd(const eqx_array *const *in, const eqx_opparams *p, eqx_
         for (int64_t c = 0; c < C; c++) s += exp((double)(row[c] - m));
         total += (double)m + log(s) - (double)row[L[r]];
     }
-    ((float *)out->data)[0] = (float)(total / (double)rows);
+    ((float *)out->data)[0] = rows ? (float)(total / (double)rows) : 0.0f;
     return EQX_OK;
 }
 
 static void ce_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
-    if (!gin[0]) return;
     const eqx_array *x = e->in[0];
     int64_t C = x->shape[x->ndim - 1], rows = x->size / C;
+    if (!gin[0] || rows == 0) return;
     const float *X = x->data;
     const int32_t *L = e->in[1]->data;
     float scale = g[0] / (float)rows;

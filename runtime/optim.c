@@ -213,7 +213,15 @@ eqx_status eqx_opt_update(const eqx_optimizer *opt, const eqx_tree *grads,
     if (!ul || !ml || !vl) { s = eqx__nomem(); goto done; }
 
     int32_t t = 0;
-    if (adam) t = eqx_array_i32(eqx_tree_array(state->u.c.children[0]))[0] + 1;
+    if (adam) {
+        const int32_t *count = eqx_array_i32(eqx_tree_array(state->u.c.children[0]));
+        if (!count || count[0] < 0 || count[0] == INT32_MAX) {
+            s = eqx__err(EQX_ERR_TYPE, "eqx_opt_update: the state's count is not a valid "
+                         "int32 step counter; use the state eqx_opt_init/eqx_opt_update made");
+            goto done;
+        }
+        t = count[0] + 1;
+    }
     double bc1 = adam ? 1.0 - pow((double)opt->b1, t) : 1.0;
     double bc2 = adam ? 1.0 - pow((double)opt->b2, t) : 1.0;
 

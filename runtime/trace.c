@@ -33,7 +33,9 @@ void eqx__tape_clear(eqx_ctx *ctx) {
 }
 
 void eqx_ctx_reset(eqx_ctx *ctx) {
-    if (!ctx) return;
+    /* A reset from inside a loss function would free values the tape still needs; the
+     * arena is dropped by the caller's reset after eqx_filter_value_and_grad returns. */
+    if (!ctx || ctx->mode != EQX_MODE_EAGER) return;
     eqx__tape_clear(ctx);
     for (int i = 0; i < ctx->nowned; i++) eqx_array_free(ctx->owned[i]);
     ctx->nowned = 0;

@@ -275,7 +275,8 @@ eqx_status eqx_tree_check(const eqx_tree *t);
  * for eqx_vmap and tracing for eqx_filter_jit are further modes of the same ops.)
  * Caller owns *out (eqx_ctx_free). */
 eqx_status eqx_ctx_new(eqx_ctx **out);
-/* Releases every array the ctx owns (op results). Arrays you retained survive. */
+/* Releases every array the ctx owns (op results). Arrays you retained survive. Ignored
+ * when called from inside a loss function being differentiated. */
 void eqx_ctx_reset(eqx_ctx *ctx);
 void eqx_ctx_free(eqx_ctx *ctx);
 /* A 0-d float32 constant owned by ctx. */
