@@ -318,6 +318,55 @@ static void test_filtered_grads(void) {
     for (int i = 0; i < 4; i++) eqx_tree_free(kids[i]);
 }
 
+
+static eqx_status nested_loss(eqx_ctx *ctx, const eqx_tree *model, void *user, eqx_array **loss) {
+    (void)user;
+    float v;
+    eqx_tree *g = (eqx_tree *)1;
+    eqx_status s = eqx_filter_value_and_grad(ctx, first_leaf_loss, model, NULL, &v, &g);
+    CU_ASSERT_EQUAL(s, EQX_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NULL(g);
+    eqx_ctx_reset(ctx); /* ignored while recording: the tape still needs its values */
+    return first_leaf_loss(ctx, model, NULL, loss);
+}
+
+static void test_nested_grad_and_reset(void) {
+    int64_t s2[1] = {2};
+    float wv[2] = {0.5f, -0.5f};
+    eqx_tree *w = leaf(arr_f32(1, s2, wv)), *model, *g;
+    const char *keys[1] = {"w"};
+    OK(eqx_dict_new(1, keys, &w, &model));
+    eqx_ctx *ctx;
+    OK(eqx_ctx_new(&ctx));
+    float v;
+    OK(eqx_filter_value_and_grad(ctx, nested_loss, model, NULL, &v, &g));
+    CU_ASSERT_DOUBLE_EQUAL(((float *)eqx_tree_array(eqx_tree_field(g, "w"))->data)[1],
+                           1 - tanh(0.5) * tanh(0.5), 1e-6);
+    eqx_tree_free(g);
+    eqx_ctx_free(ctx);
+    eqx_tree_free(model);
+    eqx_tree_free(w);
+}
+
+static void test_reshape_and_views(void) {
+    eqx_ctx *ctx;
+    OK(eqx_ctx_new(&ctx));
+    int64_t s[3] = {2, 3, 4}, t[2] = {-1, 6};
+    eqx_array *a, *y;
+    OK(eqx_array_new(EQX_F32, 3, s, &a));
+    OK(eqx_reshape(ctx, a, 2, t, &y));
+    CU_ASSERT_EQUAL(y->shape[0], 4);
+    CU_ASSERT_EQUAL(y->shape[1], 6);
+    CU_ASSERT_PTR_EQUAL(y->data, a->data); /* a view, no copy */
+    eqx_array_free(a);                      /* the view keeps the storage alive */
+    ((float *)y->data)[23] = 1.0f;
+    OK(eqx_sum(ctx, y, 0, NULL, &y));
+    CU_ASSERT_EQUAL(((float *)y->data)[0], 1.0f);
+    FAILS_WITH(eqx_add(NULL, y, y, &y), EQX_ERR_ARG);
+    MSG_HAS("eqx_ctx_new");
+    eqx_ctx_free(ctx);
+}
+
 static const test_case cases[] = {
     {"grad add (broadcast)", test_grad_add},
     {"grad sub", test_grad_sub},
@@ -343,6 +392,8 @@ static const test_case cases[] = {
     {"shape errors name both shapes", test_shape_errors},
     {"stop_gradient blocks the gradient", test_stop_gradient},
     {"only inexact leaves get gradients", test_filtered_grads},
+    {"nested grad refused, reset inside a loss ignored", test_nested_grad_and_reset},
+    {"reshape is a view; NULL ctx is an error", test_reshape_and_views},
     {NULL, NULL}};
 
 int main(void) { return run_suite("runtime_ops", cases); }
