@@ -257,7 +257,8 @@ eqx_status eqx_filter(const eqx_tree *t, eqx_filter_fn keep, eqx_tree **out);
 /* Split into (leaves passing, leaves failing), each with none elsewhere. Caller owns both. */
 eqx_status eqx_partition(const eqx_tree *t, eqx_filter_fn keep, eqx_tree **yes,
                          eqx_tree **no);
-/* Re-join: at each leaf the first non-none of a, b wins. Same structure required. */
+/* Re-join: at each leaf the first non-none of a, b wins. Same structure required.
+ * Caller owns *out. */
 eqx_status eqx_combine(const eqx_tree *a, const eqx_tree *b, eqx_tree **out);
 /* Functional update: a copy of t with the node at path replaced. Path syntax relative to
  * the root: ".layers[1].weight", "['key']", "" (the root). Caller owns *out. */
@@ -368,7 +369,8 @@ eqx_status eqx_sequential_new(int n, eqx_tree *const *layers, eqx_tree **out);
 eqx_status eqx_layer_norm_new(int ndim, const int64_t *shape, float eps, bool affine,
                               eqx_tree **out);
 eqx_status eqx_dropout_new(float p, bool inference, eqx_tree **out);
-/* A copy of model with every dropout's inference flag set (eqx.nn.inference_mode). */
+/* A copy of model with every dropout's inference flag set (eqx.nn.inference_mode).
+ * Caller owns *out. */
 eqx_status eqx_nn_inference_mode(const eqx_tree *model, bool inference, eqx_tree **out);
 /* Weight tying: stores `tree` once, with the node at where_path replaced by none; and
  * eqx_shared_get re-inserts the node found at get_path there, so both uses are one value
@@ -385,7 +387,9 @@ eqx_status eqx_module_call(eqx_ctx *ctx, const eqx_tree *module, const eqx_array
 /* ---------------------------------------------------------------- optimisers (optim.c) */
 
 typedef struct eqx_optimizer eqx_optimizer;
-/* optax.sgd(lr, momentum): trace = g + momentum * trace; update = -lr * trace. */
+/* Optimiser constructors: caller owns *out (eqx_optimizer_free). The optimiser holds only
+ * hyperparameters; its state is a tree made by eqx_opt_init.
+ * optax.sgd(lr, momentum): trace = g + momentum * trace; update = -lr * trace. */
 eqx_status eqx_sgd_new(float lr, float momentum, eqx_optimizer **out);
 /* optax.adam / optax.adamw (weight_decay applied to params, scaled by -lr). */
 eqx_status eqx_adam_new(float lr, float b1, float b2, float eps, eqx_optimizer **out);
