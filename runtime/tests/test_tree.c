@@ -190,6 +190,20 @@ static void test_duplicate_node(void) {
     FAILS_WITH(eqx_filter_value_and_grad(ctx, sum_loss, root, NULL, &v, &out), EQX_ERR_DUPLICATE);
     printf("\n    message: %s\n", eqx_errmsg());
     eqx_ctx_free(ctx);
+    eqx_tree *fine = make_pair(1, 2), *st, *ok_tree;
+    eqx_tree *pk[2] = {p, NULL};
+    OK(eqx_list_new(2, pk, &ok_tree));   /* same shape as `inner`, no duplicate */
+    eqx_tree *params;
+    OK(eqx_filter(ok_tree, eqx_is_array, &params));
+    OK(eqx_opt_init(opt, params, &st));
+    FAILS_WITH(eqx_apply_updates(inner, params, &out), EQX_ERR_DUPLICATE);
+    FAILS_WITH(eqx_opt_update(opt, inner, st, NULL, &out, &out), EQX_ERR_DUPLICATE);
+    FAILS_WITH(eqx_tree_at(inner, "[0]", fine, &out), EQX_ERR_DUPLICATE);
+    FAILS_WITH(eqx_tree_serialise_leaves("/tmp/never-written.eqx", inner), EQX_ERR_DUPLICATE);
+    eqx_tree_free(st);
+    eqx_tree_free(params);
+    eqx_tree_free(ok_tree);
+    eqx_tree_free(fine);
     eqx_optimizer_free(opt);
     /* the same array at two leaves is fine (leaves are values) */
     eqx_tree *a = vec(1, 2), *ak[2] = {a, a}, *al;
