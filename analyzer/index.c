@@ -265,7 +265,7 @@ static void self_assignments(const eql_block *b, const char *self, const char *n
 
 static eql_tri field_verdict(eql_index *idx, const eql_facts *f, const eql_class *cls,
                              const eql_field *fd, const char **why) {
-  eql_eval ev = {idx, f, 0};
+  eql_eval ev = {.idx = idx, .f = f};
   eql_tri ann = EQL_MAYBE;
   const char *ann_why = NULL;
   if (fd->annotation) {

@@ -12,6 +12,9 @@
 #include <string.h>
 
 #define MAX_EVAL_DEPTH 24
+/* Returns of functions and both arms of conditionals branch; a budget per top-level query
+ * keeps evaluation linear in practice (typing.py once took minutes without it). */
+#define MAX_EVAL_STEPS 4000
 
 static const char *const jax_transforms[] = {
   "jax.jit", "jax.grad", "jax.value_and_grad", "jax.vmap", "jax.pmap", "jax.checkpoint",
@@ -283,6 +286,7 @@ static eql_value eval_returns(eql_eval *ev, const eql_func *fn) {
 }
 
 eql_value eql_eval_annotation(eql_eval *ev, const eql_expr *an) {
+  if (ev->depth == 0) ev->steps = 0;
   if (!an || ev->depth > MAX_EVAL_DEPTH) return unknown();
   ev->depth++;
   eql_value r = unknown();
@@ -396,7 +400,8 @@ eql_value eql_eval_binding(eql_eval *ev, const eql_binding *b) {
 }
 
 eql_value eql_eval_expr(eql_eval *ev, const eql_expr *e) {
-  if (!e || ev->depth > MAX_EVAL_DEPTH) return unknown();
+  if (ev->depth == 0) ev->steps = 0;
+  if (!e || ev->depth > MAX_EVAL_DEPTH || ++ev->steps > MAX_EVAL_STEPS) return unknown();
   ev->depth++;
   eql_value v = unknown();
   switch (e->kind) {

@@ -41,7 +41,7 @@
 
 void eql_check_EQX001(eql_ctx *ctx) {
   const eql_facts *f = ctx->facts;
-  eql_eval ev = {ctx->index, f, 0};
+  eql_eval ev = {.idx = ctx->index, .f = f};
   for (unsigned i = 0; i < f->calls.n; i++) {
     const eql_expr *call = f->calls.items[i];
     const eql_expr *callee = call->a;

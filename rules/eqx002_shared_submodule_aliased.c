@@ -230,11 +230,11 @@ static int cmp_place(const void *pa, const void *pb) {
 }
 
 void eql_check_EQX002(eql_ctx *ctx) {
-  state st = {ctx, {ctx->index, ctx->facts, 0}, NULL, 0, 0};
+  state st = {.ctx = ctx, .ev = {.idx = ctx->index, .f = ctx->facts}};
   visit_block(&st, &ctx->facts->body);
   visit_calls(&st);
   eql_facts_visit_exprs(ctx->facts, repeated_expr, &st);
-  qsort(st.items, st.n, sizeof *st.items, cmp_place);
+  if (st.n > 1) qsort(st.items, st.n, sizeof *st.items, cmp_place);
   const eql_facts *f = ctx->facts;
   const char *help = "to share weights, use `eqx.nn.Shared`; otherwise build a separate layer for each place";
   for (size_t i = 0; i < st.n; i++) {

@@ -259,7 +259,7 @@ static void check_call(state *st, site *s, const eql_expr *call) {
 
 void eql_check_EQX003(eql_ctx *ctx) {
   const eql_facts *f = ctx->facts;
-  state st = {ctx, {ctx->index, f, 0}, NULL, 0, 0};
+  state st = {.ctx = ctx, .ev = {.idx = ctx->index, .f = f}};
   /* decorated definitions */
   for (unsigned i = 0; i < f->funcs.n; i++) {
     const eql_func *fn = f->funcs.items[i];

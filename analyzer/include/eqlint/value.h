@@ -45,6 +45,7 @@ typedef struct eql_eval {
   const eql_index *idx;
   const eql_facts *f;
   int depth;
+  int steps;   /* work done by the current top-level evaluation (bounded: see value.c) */
 } eql_eval;
 
 eql_value eql_eval_expr(eql_eval *ev, const eql_expr *e);
