@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tree_sitter/api.h>
 #include <unistd.h>
 
 #include "eqlint/ctx.h"
@@ -21,22 +22,21 @@ typedef struct pfile {
   eql_source *src;
   eql_facts *facts;
   char *module_name;
+  TSTree *tree;         /* kept only with eql_project_keep_trees */
 } pfile;
 
 struct eql_project {
   pfile *files;
   size_t n, cap;
   eql_index *index;
+  bool index_dirty;     /* files changed since the index was built */
+  bool keep_trees;
 };
 
 eql_project *eql_project_new(void) {
   eql_project *p = calloc(1, sizeof *p);
   if (!p) return NULL;
-  p->index = eql_index_new();
-  if (!p->index) {
-    free(p);
-    return NULL;
-  }
+  p->index_dirty = true;
   return p;
 }
 
@@ -47,10 +47,13 @@ void eql_project_free(eql_project *p) {
     eql_facts_free(p->files[i].facts);
     eql_source_free(p->files[i].src);
     free(p->files[i].module_name);
+    if (p->files[i].tree) ts_tree_delete(p->files[i].tree);
   }
   free(p->files);
   free(p);
 }
+
+static pfile *find_file(eql_project *p, const char *path);
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
@@ -108,17 +111,103 @@ static int add(eql_project *p, eql_source *src) {
   }
   int is_init = 0;
   char *mod = eql_module_name_for_path(src->path, &is_init);
-  eql_facts *facts = eql_python_facts(src, mod, is_init);
-  if (!facts || !mod || eql_index_add(p->index, facts) < 0) {
+  void *tree = NULL;
+  eql_facts *facts = mod ? eql_python_facts_incremental(src, mod, is_init, NULL,
+                                                        p->keep_trees ? &tree : NULL)
+                         : NULL;
+  if (!facts) {
     eql_facts_free(facts);
     free(mod);
     eql_source_free(src);
+    if (tree) ts_tree_delete(tree);
     return -1;
   }
   pfile *pf = &p->files[p->n++];
   pf->src = src;
   pf->facts = facts;
   pf->module_name = mod;
+  pf->tree = tree;
+  p->index_dirty = true; /* the index is (re)built from all facts before rules run */
+  return 0;
+}
+
+static pfile *find_file(eql_project *p, const char *path) {
+  for (size_t i = 0; i < p->n; i++)
+    if (!strcmp(p->files[i].src->path, path)) return &p->files[i];
+  return NULL;
+}
+
+void eql_project_keep_trees(eql_project *p, bool keep) { p->keep_trees = keep; }
+
+void eql_project_edit(eql_project *p, const char *path, uint32_t start_byte,
+                      uint32_t old_end_byte, uint32_t new_end_byte, uint32_t start_row,
+                      uint32_t start_col, uint32_t old_end_row, uint32_t old_end_col,
+                      uint32_t new_end_row, uint32_t new_end_col) {
+  pfile *pf = find_file(p, path);
+  if (!pf || !pf->tree) return;
+  TSInputEdit e = {start_byte, old_end_byte, new_end_byte, {start_row, start_col},
+                   {old_end_row, old_end_col}, {new_end_row, new_end_col}};
+  ts_tree_edit(pf->tree, &e);
+}
+
+int eql_project_set_source(eql_project *p, const char *path, const char *data, size_t len) {
+  pfile *pf = find_file(p, path);
+  if (!pf) return eql_project_add_source(p, path, data, len);
+  eql_source *src = eql_source_new(path, data, len);
+  if (!src) return -1;
+  int is_init = 0;
+  char *mod = eql_module_name_for_path(path, &is_init);
+  void *tree = NULL;
+  eql_facts *facts = mod ? eql_python_facts_incremental(src, mod, is_init, pf->tree,
+                                                        p->keep_trees ? &tree : NULL)
+                         : NULL;
+  if (!facts) {
+    free(mod);
+    eql_source_free(src);
+    return -1;
+  }
+  /* the index points into the old facts: it must be rebuilt before anything reads it */
+  p->index_dirty = true;
+  eql_facts_free(pf->facts);
+  eql_source_free(pf->src);
+  free(pf->module_name);
+  if (pf->tree) ts_tree_delete(pf->tree);
+  pf->src = src;
+  pf->facts = facts;
+  pf->module_name = mod;
+  pf->tree = tree;
+  return 0;
+}
+
+int eql_project_remove(eql_project *p, const char *path) {
+  pfile *pf = find_file(p, path);
+  if (!pf) return -1;
+  p->index_dirty = true;
+  eql_facts_free(pf->facts);
+  eql_source_free(pf->src);
+  free(pf->module_name);
+  if (pf->tree) ts_tree_delete(pf->tree);
+  *pf = p->files[--p->n];
+  return 0;
+}
+
+/* Rebuilds the index from the current facts when files changed. */
+static int refresh_index(eql_project *p) {
+  if (!p->index_dirty) return 0;
+  eql_index *idx = eql_index_new();
+  if (!idx) return -1;
+  for (size_t i = 0; i < p->n; i++)
+    if (eql_index_add(idx, p->files[i].facts) < 0) {
+      eql_index_free(idx);
+      return -1;
+    }
+  if (eql_index_finalize(idx) < 0) {
+    eql_index_free(idx);
+    return -1;
+  }
+  eql_index_free(p->index);
+  p->index = idx;
+  p->index_dirty = false;
   return 0;
 }
 
@@ -141,9 +230,8 @@ int eql_project_add_file(eql_project *p, const char *path, const char **err) {
 size_t eql_project_nfiles(const eql_project *p) { return p->n; }
 
 const eql_source *eql_project_source(const eql_project *p, const char *path) {
-  for (size_t i = 0; i < p->n; i++)
-    if (!strcmp(p->files[i].src->path, path)) return p->files[i].src;
-  return NULL;
+  const pfile *pf = find_file((eql_project *)p, path);
+  return pf ? pf->src : NULL;
 }
 
 eql_diag *eql_report(eql_ctx *ctx, uint32_t start, uint32_t end, const char *help,
@@ -179,8 +267,25 @@ static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_dia
   return 0;
 }
 
+int eql_project_run_file(eql_project *p, const char *path, const eql_ruleset *rules,
+                         eql_diag_list *out) {
+  pfile *pf = find_file(p, path);
+  if (!pf) return -1;
+  if (refresh_index(p) < 0) return -1;
+  eql_diag_list local;
+  eql_diag_list_init(&local);
+  if (run_file(p, pf, rules, &local) < 0) {
+    eql_diag_list_free(&local);
+    return -1;
+  }
+  eql_diag_list_sort(&local);
+  int rc = eql_diag_list_take(out, &local);
+  eql_diag_list_free(&local);
+  return rc;
+}
+
 int eql_project_run(eql_project *p, const eql_ruleset *rules, eql_diag_list *out) {
-  if (eql_index_finalize(p->index) < 0) return -1;
+  if (refresh_index(p) < 0) return -1;
   eql_diag_list local;
   eql_diag_list_init(&local);
   for (size_t i = 0; i < p->n; i++) {

@@ -1123,6 +1123,11 @@ static const char *package_of(eql_arena *a, const char *module_name, bool is_ini
 }
 
 eql_facts *eql_python_facts(const eql_source *src, const char *module_name, bool is_package_init) {
+  return eql_python_facts_incremental(src, module_name, is_package_init, NULL, NULL);
+}
+
+eql_facts *eql_python_facts_incremental(const eql_source *src, const char *module_name,
+                                        bool is_package_init, void *old_tree, void **new_tree) {
   eql_arena *arena = eql_arena_new();
   if (!arena) return NULL;
   eql_facts *f = eql_arena_alloc(arena, sizeof *f);
@@ -1141,7 +1146,7 @@ eql_facts *eql_python_facts(const eql_source *src, const char *module_name, bool
     eql_arena_free(arena);
     return NULL;
   }
-  TSTree *tree = ts_parser_parse_string(parser, NULL, src->text, src->len);
+  TSTree *tree = ts_parser_parse_string(parser, old_tree, src->text, src->len);
   ts_parser_delete(parser);
   if (!tree) {
     eql_arena_free(arena);
@@ -1156,9 +1161,14 @@ eql_facts *eql_python_facts(const eql_source *src, const char *module_name, bool
   prepass(&c, root, 0);
   conv_block_into(&c, root, &f->body);
   record_error(&c, root);
-  ts_tree_delete(tree);
+  if (new_tree) *new_tree = tree;
+  else ts_tree_delete(tree);
   if (!c.oom && eql_facts_finish(f) < 0) c.oom = 1;
   if (c.oom) {
+    if (new_tree) {
+      ts_tree_delete(tree);
+      *new_tree = NULL;
+    }
     eql_arena_free(arena);
     return NULL;
   }

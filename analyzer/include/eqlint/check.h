@@ -4,7 +4,9 @@
  * diagnostics sorted by path, line and column. */
 #ifndef EQLINT_CHECK_H
 #define EQLINT_CHECK_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "eqlint/diag.h"
 #include "eqlint/facts.h"
 #include "eqlint/rules.h"
@@ -25,6 +27,24 @@ int eql_project_add_source(eql_project *p, const char *path, const char *data, s
 int eql_project_add_file(eql_project *p, const char *path, const char **err);
 /* Number of files added. */
 size_t eql_project_nfiles(const eql_project *p);
+
+/* For editors (the LSP server): replaces the text of a file already in the project, or adds
+ * it. When trees are kept (eql_project_keep_trees) and eql_project_edit was called for the
+ * changes, the re-parse is incremental. The index is rebuilt on the next run. 0 or -1. */
+int eql_project_set_source(eql_project *p, const char *path, const char *data, size_t len);
+/* Removes a file from the project; 0, or -1 when it was not there. */
+int eql_project_remove(eql_project *p, const char *path);
+/* Keeps each file's syntax tree after parsing so later re-parses can be incremental. */
+void eql_project_keep_trees(eql_project *p, bool keep);
+/* Tells the kept tree of `path` about an edit, in bytes and (row, column-in-bytes) points,
+ * before eql_project_set_source is called with the new text. No-op without a kept tree. */
+void eql_project_edit(eql_project *p, const char *path, uint32_t start_byte,
+                      uint32_t old_end_byte, uint32_t new_end_byte, uint32_t start_row,
+                      uint32_t start_col, uint32_t old_end_row, uint32_t old_end_col,
+                      uint32_t new_end_row, uint32_t new_end_col);
+/* Runs the rules on one file of the project (the index still covers every file). */
+int eql_project_run_file(eql_project *p, const char *path, const eql_ruleset *rules,
+                         eql_diag_list *out);
 
 /* Pass 2: runs the selected rules on every file. Appends to `out` (sorted). Returns 0 or -1
  * when out of memory. */

@@ -226,6 +226,12 @@ int eql_facts_finish(eql_facts *f);
  * memory; a file that does not parse gives facts with has_error set. Caller owns the result. */
 eql_facts *eql_python_facts(const eql_source *src, const char *module_name, bool is_package_init);
 void eql_facts_free(eql_facts *f);
+/* The same with incremental parsing: `old_tree` (a TSTree *, already told about the edits
+ * with ts_tree_edit) may be NULL; when `new_tree` is non-NULL it receives the new tree
+ * (caller owns, ts_tree_delete). Kept as void pointers so this header stays free of
+ * tree-sitter types. */
+eql_facts *eql_python_facts_incremental(const eql_source *src, const char *module_name,
+                                        bool is_package_init, void *old_tree, void **new_tree);
 
 /* Source text of an expression, arena-owned copy. */
 const char *eql_expr_text(const eql_facts *f, const eql_expr *e);
