@@ -114,20 +114,20 @@ const char *eql_expr_text(const eql_facts *f, const eql_expr *e) {
 
 static const char *canon_depth(const eql_facts *f, const eql_expr *e, int depth) {
   if (!e || depth > 8) return NULL;
-  if (e->canon) return e->canon;
   if (e->kind == EQL_E_NAME) {
     const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
-    if (!b) return NULL;
+    if (!b) return e->canon; /* an import in another scope, or a builtin */
     if (b->kind == EQL_B_IMPORT) return b->canon;
-    /* module-level (or local) aliases: `jit = jax.jit` */
+    /* aliases: `jit = jax.jit` */
     if (b->kind == EQL_B_ASSIGN && b->unpack < 0 && b->value &&
         (b->value->kind == EQL_E_NAME || b->value->kind == EQL_E_ATTR))
       return canon_depth(f, b->value, depth + 1);
-    return NULL;
+    return NULL; /* a local variable or parameter shadows the import */
   }
   if (e->kind == EQL_E_ATTR) {
     const char *base = canon_depth(f, e->a, depth + 1);
     if (!base || !e->name) return NULL;
+    if (e->canon && e->a && base == e->a->canon) return e->canon; /* computed by the front end */
     return eql_arena_printf(f->arena, "%s.%s", base, e->name);
   }
   return NULL;

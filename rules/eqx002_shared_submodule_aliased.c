@@ -50,6 +50,7 @@ typedef struct placement {
   const char *where;     /* "field `encoder`", "an argument of `Decoder`", ... */
   int repeated;          /* this single placement stores it several times */
   const char *why_repeated;
+  const char *list;      /* appends: the list appended to; pairs only with the same list */
 } placement;
 
 typedef struct state {
@@ -57,6 +58,7 @@ typedef struct state {
   eql_eval ev;
   placement *items;
   size_t n, cap;
+  const char *list;      /* set while placing the argument of `xs.append(...)` */
 } state;
 
 /* The statement owning an expression, and whether it sits inside a loop that does not
@@ -100,7 +102,7 @@ static void add(state *st, const void *key, const eql_expr *e, const char *where
     st->items = p;
     st->cap = cap;
   }
-  st->items[st->n++] = (placement){key, e, where, repeated, why};
+  st->items[st->n++] = (placement){key, e, where, repeated, why, st->list};
 }
 
 static int is_module_value(state *st, const eql_expr *e) {
@@ -195,7 +197,11 @@ static void visit_calls(state *st) {
         (!strcmp(callee->name, "append") || !strcmp(callee->name, "extend") ||
          !strcmp(callee->name, "insert"))) {
       const eql_expr *arg = eql_call_arg(call, !strcmp(callee->name, "insert") ? 1 : 0, NULL);
-      place(st, arg, eql_arena_printf(st->ctx->scratch, "`%s`", eql_expr_text(f, callee->a)));
+      /* a plain list may or may not end up in the same model as the object's other places:
+       * appends pair only with appends to the same list (and loops, see place) */
+      st->list = eql_expr_snippet(f, callee->a, 80);
+      place(st, arg, eql_arena_printf(st->ctx->scratch, "`%s`", eql_expr_snippet(f, callee->a, 40)));
+      st->list = NULL;
       continue;
     }
     eql_value cv = eql_eval_expr(&st->ev, callee);
@@ -250,6 +256,7 @@ void eql_check_EQX002(eql_ctx *ctx) {
     for (size_t j = 0; j < i; j++) {
       placement *q = &st.items[j];
       if (q->key != p->key || q->repeated) continue;
+      if ((q->list || p->list) && (!q->list || !p->list || strcmp(q->list, p->list))) continue;
       if (q->e->stmt && p->e->stmt && exclusive(q->e->stmt, p->e->stmt)) continue;
       eql_diag *d = eql_report(ctx, p->e->start, p->e->end, help,
                                "`%s` is stored twice in one model: in %s and in %s; after flattening "

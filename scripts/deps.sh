@@ -8,9 +8,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 gdir="$here/build/grammars"
 
-pkgs=(cmake make gcc clang pkg-config git
+# build: compilers, cmake, the libraries; tests: valgrind, neovim (LSP end-to-end test),
+# python3-sklearn (ships the handwritten-digits CSV the classifier example trains on).
+pkgs=(cmake make gcc clang pkg-config git ca-certificates openssl
       libtree-sitter-dev libclang-14-dev libcunit1-dev libjansson-dev libopenblas-dev
-      libgit2-dev valgrind nodejs npm python3)
+      libgit2-dev zlib1g-dev valgrind neovim nodejs npm python3 python3-sklearn)
 
 missing=()
 for p in "${pkgs[@]}"; do
