@@ -32,6 +32,7 @@ struct eql_index {
   size_t n, cap;
   size_t *slots;   /* hash of class pointer -> entry index + 1 */
   size_t nslots;
+  const eql_facts **by_module; /* files sorted by module name (built by finalize) */
   int finalized;
 };
 
@@ -50,6 +51,7 @@ void eql_index_free(eql_index *idx) {
   if (!idx) return;
   free(idx->entries);
   free(idx->slots);
+  free(idx->by_module);
   eql_arena_free(idx->arena);
   free(idx);
 }
@@ -105,6 +107,18 @@ static size_t common_prefix(const char *a, const char *b) {
   return last_slash;
 }
 
+/* Compares a module name with the first n bytes of a dotted name (as a whole name). */
+static int cmp_module(const char *name, const char *canon, size_t n) {
+  int c = strncmp(name, canon, n);
+  if (c) return c;
+  return name[n] ? 1 : 0;
+}
+
+static int cmp_files(const void *a, const void *b) {
+  const eql_facts *fa = *(const eql_facts *const *)a, *fb = *(const eql_facts *const *)b;
+  return strcmp(fa->module_name, fb->module_name);
+}
+
 static const eql_class *top_class(const eql_facts *f, const char *name) {
   for (unsigned i = 0; i < f->classes.n; i++) {
     const eql_class *c = f->classes.items[i];
@@ -128,9 +142,22 @@ static int resolve_depth(const eql_index *idx, const eql_facts *from, const char
   const char *name = dot + 1;
   const eql_facts *best = NULL;
   size_t best_score = 0;
-  for (unsigned i = 0; i < idx->files.n; i++) {
-    const eql_facts *f = idx->files.items[i];
-    if (strlen(f->module_name) != mlen || strncmp(f->module_name, canon, mlen) != 0) continue;
+  /* the files whose module name is canon[0:mlen]: a range of the sorted array */
+  size_t lo = 0, hi = idx->by_module ? idx->files.n : 0;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (cmp_module(idx->by_module[mid]->module_name, canon, mlen) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  size_t first = lo, last = idx->by_module ? idx->files.n : 0;
+  if (!idx->by_module) first = 0, last = idx->files.n;
+  for (size_t i = first; i < last; i++) {
+    const eql_facts *f = idx->by_module ? idx->by_module[i] : idx->files.items[i];
+    int c = cmp_module(f->module_name, canon, mlen);
+    if (c != 0) {
+      if (idx->by_module) break;
+      continue;
+    }
     size_t score = 1 + (from ? common_prefix(f->src->path, from->src->path) : 0);
     if (score > best_score) {
       best = f;
@@ -405,6 +432,10 @@ const eql_func *eql_index_method(const eql_index *idx, const eql_classref *c, co
 
 int eql_index_finalize(eql_index *idx) {
   if (idx->finalized) return 0;
+  idx->by_module = malloc((idx->files.n ? idx->files.n : 1) * sizeof *idx->by_module);
+  if (!idx->by_module) return -1;
+  for (unsigned i = 0; i < idx->files.n; i++) idx->by_module[i] = idx->files.items[i];
+  if (idx->files.n > 1) qsort(idx->by_module, idx->files.n, sizeof *idx->by_module, cmp_files);
   size_t ns = 16;
   while (ns < idx->n * 2) ns *= 2;
   idx->slots = calloc(ns, sizeof *idx->slots);
