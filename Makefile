@@ -38,6 +38,11 @@ test-asan: build-asan
 run: build
 	@echo '$$ eqlint check examples/'
 	@$(BUILD)/eqlint check examples/ || test $$? -eq 1
+	@if [ -x $(BUILD)/examples/fit_square ]; then \
+	  echo; echo '$$ build/examples/fit_square    (libeqx: fit y = x^2 with an MLP)'; \
+	  $(BUILD)/examples/fit_square | tail -n 3; \
+	  echo; echo '$$ build/examples/train_classifier    (libeqx: digits classifier)'; \
+	  $(BUILD)/examples/train_classifier | tail -n 3; fi
 
 docs: build
 	$(BUILD)/eql_gendocs md rules docs/rules
