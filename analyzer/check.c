@@ -17,6 +17,7 @@
 
 #include "eqlint/ctx.h"
 #include "eqlint/index.h"
+#include "eqlint/suppress.h"
 
 typedef struct pfile {
   eql_source *src;
@@ -245,11 +246,13 @@ eql_diag *eql_report(eql_ctx *ctx, uint32_t start, uint32_t end, const char *hel
 }
 
 static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_diag_list *out) {
+  eql_diag_list mine;
+  eql_diag_list_init(&mine);
   eql_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   ctx.facts = pf->facts;
   ctx.index = p->index;
-  ctx.out = out;
+  ctx.out = &mine;
   ctx.scratch = eql_arena_new();
   if (!ctx.scratch) return -1;
   for (int r = 0; r < EQL_RULE_COUNT; r++) {
@@ -264,7 +267,22 @@ static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_dia
                "SyntaxError: %s", pf->facts->error_message ? pf->facts->error_message : "invalid syntax");
   }
   eql_arena_free(ctx.scratch);
-  return 0;
+  /* suppressions: noqa comments hide what they cover; unused eqlint codes are EQX900 */
+  eql_suppressions *sup = eql_suppress_parse(pf->facts);
+  int rc = sup ? 0 : -1;
+  if (sup) {
+    eql_suppress_apply(sup, &mine);
+    eql_diag_list unused;
+    eql_diag_list_init(&unused);
+    if (eql_suppress_unused(sup, pf->src, rules, &unused) < 0) rc = -1;
+    eql_suppress_apply(sup, &unused); /* a file-level `# eqlint: noqa` hides these too */
+    if (eql_diag_list_take(&mine, &unused) < 0) rc = -1;
+    eql_diag_list_free(&unused);
+    eql_suppress_free(sup);
+  }
+  if (eql_diag_list_take(out, &mine) < 0) rc = -1;
+  eql_diag_list_free(&mine);
+  return rc;
 }
 
 int eql_project_run_file(eql_project *p, const char *path, const eql_ruleset *rules,

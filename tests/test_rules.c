@@ -168,6 +168,23 @@ static void test_eqx999_and_partial_results(void) {
   eql_diag_list_free(&l);
 }
 
+static void test_suppressions(void) {
+  eql_diag_list l = run("# eqlint: noqa\n" HEAD
+                        "model = eqx.nn.MLP(2, 2, 8, 2, key=jax.random.PRNGKey(0))\n"
+                        "s = optax.adam(1e-3).init(model)  # noqa: EQX002\n");
+  CU_ASSERT_EQUAL(l.n, 0); /* file-level bare noqa hides everything, EQX900 included */
+  eql_diag_list_free(&l);
+  l = run(HEAD
+          "model = eqx.nn.MLP(2, 2, 8, 2, key=jax.random.PRNGKey(0))\n"
+          "s = optax.adam(1e-3).init(model)  # NOLINT(EQX001)\n"
+          "t = optax.adam(1e-3).init(model)  # noqa: EQX002, EQX900\n"
+          "def broken(:  # noqa\n");
+  CU_ASSERT_EQUAL(count(&l, "EQX001"), 1); /* clang-tidy's spelling works too */
+  CU_ASSERT_EQUAL(count(&l, "EQX900"), 0); /* EQX900 in the list silences its line */
+  CU_ASSERT_EQUAL(count(&l, "EQX999"), 1); /* a syntax error is never silenced per line */
+  eql_diag_list_free(&l);
+}
+
 static void test_ruleset_selection(void) {
   eql_ruleset rs;
   eql_ruleset_all(&rs);
@@ -198,6 +215,7 @@ int main(void) {
     EQL_TEST(test_eqx003_argnums_and_static),
     EQL_TEST(test_eqx003_method_self),
     EQL_TEST(test_eqx999_and_partial_results),
+    EQL_TEST(test_suppressions),
     EQL_TEST(test_ruleset_selection),
   };
   return eql_cunit_run("rules", tests, sizeof tests / sizeof *tests);

@@ -1113,6 +1113,26 @@ static void record_error(conv *c, TSNode root) {
   }
 }
 
+/* ---------------------------------------------------------------- comments */
+
+/* Comments are extras in tree-sitter's tree, attached anywhere. Rather than walking every
+ * node, look at each `#` of the text and ask the tree whether a comment starts there (a `#`
+ * inside a string is part of a string node). */
+static void collect_comments(conv *c, TSNode root, uint32_t len) {
+  const char *text = c->src;
+  for (uint32_t i = 0; i < len; i++) {
+    if (text[i] != '#') continue;
+    TSNode n = ts_node_descendant_for_byte_range(root, i, i + 1);
+    if (ts_node_is_null(n) || !is(n, "comment") || ts_node_start_byte(n) != i) continue;
+    eql_comment *cm = alloc(c, sizeof *cm);
+    if (!cm) return;
+    cm->start = i;
+    cm->end = ts_node_end_byte(n);
+    push(c, &c->f->comments, cm);
+    if (cm->end > i) i = cm->end - 1;
+  }
+}
+
 /* ---------------------------------------------------------------- entry point */
 
 static const char *package_of(eql_arena *a, const char *module_name, bool is_init) {
@@ -1161,6 +1181,7 @@ eql_facts *eql_python_facts_incremental(const eql_source *src, const char *modul
   prepass(&c, root, 0);
   conv_block_into(&c, root, &f->body);
   record_error(&c, root);
+  collect_comments(&c, root, src->len);
   if (new_tree) *new_tree = tree;
   else ts_tree_delete(tree);
   if (!c.oom && eql_facts_finish(f) < 0) c.oom = 1;

@@ -202,6 +202,10 @@ typedef struct eql_import {
   eql_func *scope;
 } eql_import;
 
+typedef struct eql_comment {
+  uint32_t start, end;      /* bytes of the comment, from its `#` (or `//`) to the line end */
+} eql_comment;
+
 typedef struct eql_facts {
   eql_arena *arena;
   const eql_source *src;
@@ -213,6 +217,7 @@ typedef struct eql_facts {
   eql_vec calls;            /* every CALL eql_expr *, in source order */
   eql_vec bindings;         /* every eql_binding *, in source order */
   eql_vec imports;          /* every eql_import * */
+  eql_vec comments;         /* every eql_comment *, in source order (for suppressions) */
   bool has_error;           /* the parse had errors */
   uint32_t error_start, error_end;
   const char *error_message;
