@@ -417,7 +417,8 @@ static void test_random_inputs(void) {
 static void test_format_names(void) {
   CU_ASSERT_EQUAL(eql_emit_format_from_name("full"), EQL_EMIT_FULL);
   CU_ASSERT_EQUAL(eql_emit_format_from_name("concise"), EQL_EMIT_CONCISE);
-  CU_ASSERT_EQUAL(eql_emit_format_from_name("json"), -1);
+  CU_ASSERT_EQUAL(eql_emit_format_from_name("json"), EQL_EMIT_JSON);
+  CU_ASSERT_EQUAL(eql_emit_format_from_name("xml"), -1);
   CU_ASSERT_EQUAL(eql_emit_format_from_name(""), -1);
 }
 

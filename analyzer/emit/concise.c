@@ -7,18 +7,13 @@
  * split or forge a line. Colour, when asked for, only wraps the fields; with it stripped the
  * line is byte-for-byte the plain one.
  *
- * Also here: the pieces every format shares (format names, dispatch, the project adapter). */
+ * Also here: the project adapter every format shares (format names and dispatch are in
+ * formats.c). */
 #include <string.h>
 
 #include "eqlint/check.h"
 #include "eqlint/emit.h"
 #include "eqlint/rules.h"
-
-int eql_emit_format_from_name(const char *name) {
-  if (strcmp(name, "full") == 0) return EQL_EMIT_FULL;
-  if (strcmp(name, "concise") == 0) return EQL_EMIT_CONCISE;
-  return -1;
-}
 
 const eql_source *eql_emit_project_source(const void *project, const char *path) {
   return eql_project_source((const eql_project *)project, path);
@@ -44,13 +39,4 @@ int eql_emit_concise(FILE *out, const eql_diag_list *diags, const eql_emit_optio
     fputc('\n', out);
   }
   return fflush(out) == 0 && !ferror(out) ? 0 : -1;
-}
-
-int eql_emit(FILE *out, eql_emit_format fmt, const eql_diag_list *diags,
-             eql_emit_source_fn source, const void *ud, const eql_emit_options *opts) {
-  switch (fmt) {
-    case EQL_EMIT_CONCISE: return eql_emit_concise(out, diags, opts);
-    case EQL_EMIT_FULL:
-    default: return eql_emit_full(out, diags, source, ud, opts);
-  }
 }
