@@ -17,6 +17,7 @@
 
 #include "eqlint/ctx.h"
 #include "eqlint/index.h"
+#include "eqlint/notebook.h"
 #include "eqlint/suppress.h"
 
 typedef struct pfile {
@@ -24,6 +25,7 @@ typedef struct pfile {
   eql_facts *facts;
   char *module_name;
   TSTree *tree;         /* kept only with eql_project_keep_trees */
+  eql_cellmap cells;    /* notebooks: program line -> (cell, line in cell) */
 } pfile;
 
 struct eql_project {
@@ -49,6 +51,7 @@ void eql_project_free(eql_project *p) {
     eql_source_free(p->files[i].src);
     free(p->files[i].module_name);
     if (p->files[i].tree) ts_tree_delete(p->files[i].tree);
+    eql_cellmap_free(&p->files[i].cells);
   }
   free(p->files);
   free(p);
@@ -188,6 +191,7 @@ int eql_project_remove(eql_project *p, const char *path) {
   eql_source_free(pf->src);
   free(pf->module_name);
   if (pf->tree) ts_tree_delete(pf->tree);
+  eql_cellmap_free(&pf->cells);
   *pf = p->files[--p->n];
   return 0;
 }
@@ -218,9 +222,41 @@ int eql_project_add_source(eql_project *p, const char *path, const char *data, s
   return add(p, src);
 }
 
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Notebooks are checked as the program their code cells make, in order. */
+static int add_notebook(eql_project *p, eql_source *raw, const char **err) {
+  static __thread char msg[256];
+  msg[0] = 0;
+  char *text = NULL;
+  size_t len = 0;
+  eql_cellmap map;
+  memset(&map, 0, sizeof map);
+  int rc = eql_notebook_to_python(raw->text, raw->len, &text, &len, &map, msg, sizeof msg);
+  if (rc < 0) {
+    eql_source_free(raw);
+    *err = msg;
+    return -1;
+  }
+  eql_source *src = eql_source_new(raw->path, text, len);
+  eql_source_free(raw);
+  free(text);
+  if (!src || add(p, src) < 0) {
+    eql_cellmap_free(&map);
+    *err = "out of memory";
+    return -1;
+  }
+  p->files[p->n - 1].cells = map;
+  return 0;
+}
+
 int eql_project_add_file(eql_project *p, const char *path, const char **err) {
   eql_source *src = eql_source_read(path, err);
   if (!src) return -1;
+  if (ends_with(path, ".ipynb")) return add_notebook(p, src, err);
   if (add(p, src) < 0) {
     *err = "out of memory";
     return -1;
@@ -243,6 +279,25 @@ eql_diag *eql_report(eql_ctx *ctx, uint32_t start, uint32_t end, const char *hel
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   return eql_diag_add(ctx->out, ctx->rule, ctx->facts->src, start, end, buf, help);
+}
+
+/* Notebook positions: lines become lines of the cell the diagnostic starts in. */
+static uint32_t cell_line(const eql_cellmap *m, uint32_t line, uint32_t cell) {
+  if (line < 1 || line > m->nlines) return line;
+  if (m->cell[line - 1] != cell) return m->line[line - 1]; /* spans cells: best effort */
+  return m->line[line - 1];
+}
+
+static void to_cell(const eql_cellmap *m, eql_diag *d) {
+  uint32_t line = d->span.line;
+  if (line < 1 || line > m->nlines) return;
+  d->cell = m->cell[line - 1];
+  d->span.line = cell_line(m, d->span.line, d->cell);
+  d->span.end_line = cell_line(m, d->span.end_line, d->cell);
+  if (d->has_related) {
+    d->related.line = cell_line(m, d->related.line, d->cell);
+    d->related.end_line = cell_line(m, d->related.end_line, d->cell);
+  }
 }
 
 static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_diag_list *out) {
@@ -279,6 +334,9 @@ static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_dia
     if (eql_diag_list_take(&mine, &unused) < 0) rc = -1;
     eql_diag_list_free(&unused);
     eql_suppress_free(sup);
+  }
+  if (pf->cells.nlines) {
+    for (size_t i = 0; i < mine.n; i++) to_cell(&pf->cells, &mine.items[i]);
   }
   if (eql_diag_list_take(out, &mine) < 0) rc = -1;
   eql_diag_list_free(&mine);

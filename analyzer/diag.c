@@ -86,6 +86,7 @@ static int cmp_diag(const void *pa, const void *pb) {
   const eql_diag *a = pa, *b = pb;
   int c = strcmp(a->path, b->path);
   if (c) return c;
+  if (a->cell != b->cell) return a->cell < b->cell ? -1 : 1;
   if (a->span.line != b->span.line) return a->span.line < b->span.line ? -1 : 1;
   if (a->span.col != b->span.col) return a->span.col < b->span.col ? -1 : 1;
   if (a->rule != b->rule) return a->rule < b->rule ? -1 : 1;

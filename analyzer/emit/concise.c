@@ -26,6 +26,7 @@ int eql_emit_concise(FILE *out, const eql_diag_list *diags, const eql_emit_optio
     const eql_rule_info *r = d->rule >= 0 && d->rule < EQL_RULE_COUNT ? &eql_rules[d->rule] : NULL;
     if (color) fputs("\x1b[1m", out);
     eql_emit_escaped(out, d->path);
+    if (d->cell) fprintf(out, ":cell %u", (unsigned)d->cell); /* path.ipynb:cell 3:2:5: */
     fprintf(out, ":%u:%u:", (unsigned)d->span.line, (unsigned)d->span.col);
     if (color) {
       const char *sc = !r || r->severity == EQL_SEV_ERROR     ? "\x1b[1;31m"

@@ -222,7 +222,8 @@ static void gutter(const frame_ctx *f, uint32_t lineno, bool newline) {
 static int code_frame(const frame_ctx *f, const eql_source *src, const eql_diag *d,
                       const char *sev_color) {
   uint32_t len;
-  const char *line = eql_source_line(src, d->span.line, &len);
+  /* by byte offset: in notebooks span.line counts within the cell, not the source */
+  const char *line = eql_source_line(src, eql_source_line_of(src, d->span.start), &len);
   if (!line) return 0;
   size_t n;
   cell *cells = line_cells(line, len, &n);
@@ -283,6 +284,7 @@ static void one_diagnostic(FILE *out, const eql_diag *d, const eql_source *src, 
 
   color_on(&f, ANSI_BOLD);
   eql_emit_escaped(out, d->path);
+  if (d->cell) fprintf(out, ":cell %u", (unsigned)d->cell);
   fprintf(out, ":%u:%u:", (unsigned)d->span.line, (unsigned)d->span.col);
   color_off(&f);
   fputc(' ', out);

@@ -16,6 +16,8 @@ typedef struct eql_span {
 typedef struct eql_diag {
   int rule;            /* an eql_rule_id */
   char *path;          /* the file, as displayed */
+  uint32_t cell;       /* notebooks: 1-based cell; span lines then count within the cell.
+                        * 0 for ordinary files. Byte offsets always index the file's source. */
   eql_span span;
   char *message;       /* one sentence: what is wrong, in Equinox's words where possible */
   char *help;          /* the fix, or NULL */
