@@ -127,6 +127,7 @@ static int add(eql_project *p, eql_source *src) {
     return -1;
   }
   pfile *pf = &p->files[p->n++];
+  memset(pf, 0, sizeof *pf);
   pf->src = src;
   pf->facts = facts;
   pf->module_name = mod;
