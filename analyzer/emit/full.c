@@ -223,7 +223,8 @@ static int code_frame(const frame_ctx *f, const eql_source *src, const eql_diag 
                       const char *sev_color) {
   uint32_t len;
   /* by byte offset: in notebooks span.line counts within the cell, not the source */
-  const char *line = eql_source_line(src, eql_source_line_of(src, d->span.start), &len);
+  const char *line =
+      eql_source_line(src, d->cell ? eql_source_line_of(src, d->span.start) : d->span.line, &len);
   if (!line) return 0;
   size_t n;
   cell *cells = line_cells(line, len, &n);
