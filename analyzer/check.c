@@ -5,9 +5,12 @@
  * their own facts plus the read-only index, so pass 2 can later run files in parallel.
  * The driver itself reports EQX999 for files that do not parse (rules still run on what
  * parsed). */
+#define _GNU_SOURCE /* memmem */
 #include "eqlint/check.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,9 @@ typedef struct pfile {
   char *module_name;
   TSTree *tree;         /* kept only with eql_project_keep_trees */
   eql_cellmap cells;    /* notebooks: program line -> (cell, line in cell) */
+  bool skipped;         /* prefiltered: not parsed (facts NULL) unless imported */
+  bool is_init;
+  bool index_only;      /* parsed only because another file imports it: no rules */
 } pfile;
 
 struct eql_project {
@@ -34,6 +40,8 @@ struct eql_project {
   eql_index *index;
   bool index_dirty;     /* files changed since the index was built */
   bool keep_trees;
+  bool no_prefilter;
+  int jobs;             /* pass 2 threads */
 };
 
 eql_project *eql_project_new(void) {
@@ -100,6 +108,42 @@ char *eql_module_name_for_path(const char *path, int *is_package_init) {
     *dir = 0;
   }
   return name ? name : strdup("");
+}
+
+/* Could this file matter? Every pitfall involves jax, equinox or optax by name. */
+static bool mentions_jax(const eql_source *src) {
+  static const char *const needles[] = {"jax", "equinox", "optax", "eqx"};
+  for (size_t i = 0; i < sizeof needles / sizeof *needles; i++)
+    if (memmem(src->text, src->len, needles[i], strlen(needles[i]))) return true;
+  return false;
+}
+
+static int grow(eql_project *p) {
+  if (p->n < p->cap) return 0;
+  size_t cap = p->cap ? p->cap * 2 : 32;
+  pfile *f = realloc(p->files, cap * sizeof *f);
+  if (!f) return -1;
+  p->files = f;
+  p->cap = cap;
+  return 0;
+}
+
+/* Records a file without parsing it (prefiltered). */
+static int add_skipped(eql_project *p, eql_source *src) {
+  int is_init = 0;
+  char *mod = eql_module_name_for_path(src->path, &is_init);
+  if (!mod || grow(p) < 0) {
+    free(mod);
+    eql_source_free(src);
+    return -1;
+  }
+  pfile *pf = &p->files[p->n++];
+  memset(pf, 0, sizeof *pf);
+  pf->src = src;
+  pf->module_name = mod;
+  pf->is_init = is_init;
+  pf->skipped = true;
+  return 0;
 }
 
 static int add(eql_project *p, eql_source *src) {
@@ -181,6 +225,8 @@ int eql_project_set_source(eql_project *p, const char *path, const char *data, s
   pf->facts = facts;
   pf->module_name = mod;
   pf->tree = tree;
+  pf->skipped = false;
+  pf->index_only = false;
   return 0;
 }
 
@@ -197,13 +243,76 @@ int eql_project_remove(eql_project *p, const char *path) {
   return 0;
 }
 
+static int cmp_skipped(const void *a, const void *b) {
+  const pfile *fa = *(pfile *const *)a, *fb = *(pfile *const *)b;
+  return strcmp(fa->module_name, fb->module_name);
+}
+
+/* Parses the prefiltered files that a parsed file imports (transitively), so that the index
+ * sees every Module class a checked file can reach. Single-threaded (before pass 2). */
+static int parse_imported(eql_project *p) {
+  size_t ns = 0;
+  for (size_t i = 0; i < p->n; i++) ns += p->files[i].skipped;
+  if (!ns) return 0;
+  pfile **sk = malloc(ns * sizeof *sk);
+  size_t *work = malloc(p->n * sizeof *work);
+  if (!sk || !work) {
+    free(sk);
+    free(work);
+    return -1;
+  }
+  size_t k = 0, nw = 0;
+  for (size_t i = 0; i < p->n; i++) {
+    if (p->files[i].skipped) sk[k++] = &p->files[i];
+    else work[nw++] = i;
+  }
+  qsort(sk, ns, sizeof *sk, cmp_skipped);
+  int rc = 0;
+  while (nw > 0 && rc == 0) {
+    const eql_facts *f = p->files[work[--nw]].facts;
+    for (unsigned m = 0; f && m < f->imports.n && rc == 0; m++) {
+      const eql_import *im = f->imports.items[m];
+      char name[512];
+      snprintf(name, sizeof name, "%s", im->target);
+      /* the target and each of its parents may name a module: a.b.C, a.b, a */
+      for (;;) {
+        size_t lo = 0, hi = ns;
+        while (lo < hi) {
+          size_t mid = lo + (hi - lo) / 2;
+          if (strcmp(sk[mid]->module_name, name) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        for (size_t j = lo; j < ns && !strcmp(sk[j]->module_name, name); j++) {
+          pfile *pf = sk[j];
+          if (!pf->skipped) continue;
+          pf->facts = eql_python_facts(pf->src, pf->module_name, pf->is_init);
+          if (!pf->facts) {
+            rc = -1;
+            break;
+          }
+          pf->skipped = false;
+          pf->index_only = true;
+          work[nw++] = (size_t)(pf - p->files);
+        }
+        char *dot = strrchr(name, '.');
+        if (!dot || rc) break;
+        *dot = 0;
+      }
+    }
+  }
+  free(sk);
+  free(work);
+  return rc;
+}
+
 /* Rebuilds the index from the current facts when files changed. */
 static int refresh_index(eql_project *p) {
   if (!p->index_dirty) return 0;
+  if (parse_imported(p) < 0) return -1;
   eql_index *idx = eql_index_new();
   if (!idx) return -1;
   for (size_t i = 0; i < p->n; i++)
-    if (eql_index_add(idx, p->files[i].facts) < 0) {
+    if (p->files[i].facts && eql_index_add(idx, p->files[i].facts) < 0) {
       eql_index_free(idx);
       return -1;
     }
@@ -254,10 +363,26 @@ static int add_notebook(eql_project *p, eql_source *raw, const char **err) {
   return 0;
 }
 
+void eql_project_prefilter(eql_project *p, bool on) { p->no_prefilter = !on; }
+void eql_project_set_jobs(eql_project *p, int jobs) { p->jobs = jobs; }
+
+size_t eql_project_nskipped(const eql_project *p) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->n; i++) n += p->files[i].skipped;
+  return n;
+}
+
 int eql_project_add_file(eql_project *p, const char *path, const char **err) {
   eql_source *src = eql_source_read(path, err);
   if (!src) return -1;
   if (ends_with(path, ".ipynb")) return add_notebook(p, src, err);
+  if (!p->no_prefilter && !mentions_jax(src)) {
+    if (add_skipped(p, src) < 0) {
+      *err = "out of memory";
+      return -1;
+    }
+    return 0;
+  }
   if (add(p, src) < 0) {
     *err = "out of memory";
     return -1;
@@ -349,6 +474,7 @@ int eql_project_run_file(eql_project *p, const char *path, const eql_ruleset *ru
   pfile *pf = find_file(p, path);
   if (!pf) return -1;
   if (refresh_index(p) < 0) return -1;
+  if (!pf->facts) return 0; /* prefiltered: nothing can be found there */
   eql_diag_list local;
   eql_diag_list_init(&local);
   if (run_file(p, pf, rules, &local) < 0) {
@@ -361,18 +487,167 @@ int eql_project_run_file(eql_project *p, const char *path, const eql_ruleset *ru
   return rc;
 }
 
+static int ncores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+typedef struct run_job {
+  eql_project *p;
+  const eql_ruleset *rules;
+  eql_diag_list *per_file;   /* one list per file, so the merge keeps file order */
+  atomic_size_t next;
+  atomic_int failed;
+} run_job;
+
+static void *run_worker(void *arg) {
+  run_job *j = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->p->n) break;
+    pfile *pf = &j->p->files[i];
+    if (!pf->facts || pf->index_only) continue;
+    if (run_file(j->p, pf, j->rules, &j->per_file[i]) < 0) atomic_store(&j->failed, 1);
+  }
+  return NULL;
+}
+
+/* Pass 2. Rules read their own file's facts and the finalised (read-only) index, so files
+ * are independent and run on `jobs` threads; results are merged in file order. */
 int eql_project_run(eql_project *p, const eql_ruleset *rules, eql_diag_list *out) {
   if (refresh_index(p) < 0) return -1;
+  run_job j = {p, rules, calloc(p->n ? p->n : 1, sizeof(eql_diag_list)), 0, 0};
+  if (!j.per_file) return -1;
+  int jobs = p->jobs > 0 ? p->jobs : (p->jobs == 0 ? 1 : ncores());
+  if ((size_t)jobs > p->n) jobs = (int)(p->n ? p->n : 1);
+  pthread_t th[64];
+  int started = 0;
+  for (int t = 1; t < jobs && t < 64; t++)
+    if (pthread_create(&th[started], NULL, run_worker, &j) == 0) started++;
+  run_worker(&j);
+  for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
   eql_diag_list local;
   eql_diag_list_init(&local);
+  int rc = atomic_load(&j.failed) ? -1 : 0;
   for (size_t i = 0; i < p->n; i++) {
-    if (run_file(p, &p->files[i], rules, &local) < 0) {
-      eql_diag_list_free(&local);
-      return -1;
-    }
+    if (rc == 0 && eql_diag_list_take(&local, &j.per_file[i]) < 0) rc = -1;
+    eql_diag_list_free(&j.per_file[i]);
   }
+  free(j.per_file);
   eql_diag_list_sort(&local);
-  int rc = eql_diag_list_take(out, &local);
+  if (rc == 0) rc = eql_diag_list_take(out, &local);
   eql_diag_list_free(&local);
   return rc;
+}
+
+/* ------------------------------------------------------------------ parallel pass 1 */
+
+typedef struct loaded {
+  eql_source *src;
+  eql_facts *facts;
+  char *module_name;
+  int is_init;
+  eql_cellmap cells;
+  bool skipped;
+  const char *err;      /* static string, or errbuf */
+  char errbuf[256];     /* a worker's message must outlive the worker */
+} loaded;
+
+typedef struct load_job {
+  const char *const *paths;
+  size_t n;
+  loaded *out;
+  bool prefilter;
+  atomic_size_t next;
+} load_job;
+
+static void load_one(const char *path, bool prefilter, loaded *l) {
+  char *msg = l->errbuf;
+  size_t msglen = sizeof l->errbuf;
+  eql_source *src = eql_source_read(path, &l->err);
+  if (!src) return;
+  if (ends_with(path, ".ipynb")) {
+    char *text = NULL;
+    size_t len = 0;
+    msg[0] = 0;
+    if (eql_notebook_to_python(src->text, src->len, &text, &len, &l->cells, msg, msglen) < 0) {
+      eql_source_free(src);
+      l->err = msg;
+      return;
+    }
+    eql_source *nb = eql_source_new(path, text, len);
+    free(text);
+    eql_source_free(src);
+    if (!nb) {
+      eql_cellmap_free(&l->cells);
+      l->err = "out of memory";
+      return;
+    }
+    src = nb;
+  } else if (prefilter && !mentions_jax(src)) {
+    l->skipped = true;
+  }
+  l->module_name = eql_module_name_for_path(path, &l->is_init);
+  if (!l->module_name) {
+    eql_source_free(src);
+    l->err = "out of memory";
+    return;
+  }
+  l->src = src;
+  if (!l->skipped) {
+    l->facts = eql_python_facts(src, l->module_name, l->is_init);
+    if (!l->facts) l->err = "out of memory";
+  }
+}
+
+static void *load_worker(void *arg) {
+  load_job *j = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->n) break;
+    load_one(j->paths[i], j->prefilter, &j->out[i]);
+  }
+  return NULL;
+}
+
+long eql_project_add_files(eql_project *p, const char *const *paths, size_t n, int jobs,
+                           eql_error_cb on_error, void *ud) {
+  loaded *out = calloc(n ? n : 1, sizeof *out);
+  if (!out) return -1;
+  load_job j = {paths, n, out, !p->no_prefilter, 0};
+  if (jobs <= 0) jobs = ncores();
+  if ((size_t)jobs > n) jobs = (int)(n ? n : 1);
+  pthread_t th[64];
+  int started = 0;
+  for (int t = 1; t < jobs && t < 64; t++)
+    if (pthread_create(&th[started], NULL, load_worker, &j) == 0) started++;
+  load_worker(&j);
+  for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+  long added = 0;
+  int oom = 0;
+  for (size_t i = 0; i < n; i++) {
+    loaded *l = &out[i];
+    int ok = l->src && (l->facts || l->skipped);
+    if (ok && !oom && grow(p) < 0) oom = 1;
+    if (!ok || oom) {
+      if (!ok && on_error) on_error(paths[i], l->err ? l->err : "out of memory", ud);
+      eql_facts_free(l->facts);
+      eql_source_free(l->src);
+      free(l->module_name);
+      eql_cellmap_free(&l->cells);
+      continue;
+    }
+    pfile *pf = &p->files[p->n++];
+    memset(pf, 0, sizeof *pf);
+    pf->src = l->src;
+    pf->facts = l->facts;
+    pf->module_name = l->module_name;
+    pf->is_init = l->is_init;
+    pf->cells = l->cells;
+    pf->skipped = l->skipped;
+    added++;
+  }
+  free(out);
+  p->index_dirty = true;
+  return oom ? -1 : added;
 }

@@ -55,18 +55,34 @@ static const char check_usage[] =
     "\n"
     "Options:\n"
     "  --format FORMAT     Output format: `full` (default: the message with a code frame,\n"
-    "                      help and a summary) or `concise` (one `path:line:col: CODE\n"
-    "                      message` line per diagnostic, for other programs)\n"
+    "                      help and a summary), `concise` (one `path:line:col: CODE\n"
+    "                      message` line per diagnostic), `json`, `json-lines`, `sarif`\n"
+    "                      (GitHub code scanning), `github` (Actions annotations),\n"
+    "                      `gitlab` (Code Quality), `junit` or `pylint`\n"
+    "  -o, --output-file PATH\n"
+    "                      Write the report to PATH instead of stdout; the file is replaced\n"
+    "                      only once complete, and missing directories are created\n"
     "  --color WHEN        Colour the output: `auto` (default: when stdout is a terminal and\n"
     "                      NO_COLOR is not set), `always` or `never`\n"
     "  --select CODES      Run only these rules: a comma-separated list of codes, prefixes\n"
     "                      (`EQX0`) or `ALL`; may be repeated\n"
     "  --ignore CODES      Do not run these rules (same syntax); applied after --select\n"
     "  --no-summary        Full format: omit the closing summary line\n"
+    "  -q, --quiet         Print the diagnostics and nothing else (no summary, no warnings)\n"
+    "  --statistics        Print how many diagnostics each rule reported instead of the\n"
+    "                      diagnostics (a JSON array with --format json)\n"
+    "  -e, --exit-zero     Exit with 0 even when diagnostics are reported\n"
+    "  --stdin-filename NAME\n"
+    "                      Name of the file read from standard input (`-` as a PATH, or\n"
+    "                      no PATH at all), used in reports and for cross-file imports\n"
+    "  --show-files        List the files that would be checked, then exit\n"
+    "  --show-settings     Print the effective settings and rule selection, then exit\n"
     "  -h, --help          Show this help\n"
     "\n"
-    "Exit status: 0 no diagnostics, 1 diagnostics reported, 2 usage error, failure, or no\n"
-    "given path could be read.\n";
+    "PATH `-` reads a file from standard input.\n"
+    "\n"
+    "Exit status: 0 no diagnostics (or --exit-zero), 1 diagnostics reported, 2 usage error,\n"
+    "failure, or no given path could be read.\n";
 
 static const char rule_usage[] =
     "Explain a rule\n"
@@ -149,6 +165,68 @@ static bool want_color(const char *when) {
   return isatty(STDOUT_FILENO) == 1;
 }
 
+/* Reads all of standard input into a malloc'd buffer (for `-` as a path). */
+static char *read_stdin(size_t *len) {
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t got = fread(buf + n, 1, cap - n, stdin);
+    n += got;
+    if (got == 0) break;
+    if (n == cap) {
+      char *nb = cap < ((size_t)1 << 32) ? realloc(buf, cap * 2) : NULL;
+      if (!nb) {
+        free(buf);
+        return NULL;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  if (buf && ferror(stdin)) {
+    free(buf);
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+/* --show-settings: what this run would do, after every option has been applied. */
+static void show_settings(int format, const char *output_file, const char *color,
+                          bool summary, bool quiet, bool statistics, bool exit_zero,
+                          const char *stdin_name, char **paths, size_t npaths,
+                          const eql_ruleset *rules) {
+  printf("format          = %s\n", eql_emit_format_name((eql_emit_format)format));
+  fputs("output-file     = ", stdout);
+  eql_emit_escaped(stdout, output_file ? output_file : "- (standard output)");
+  printf("\ncolor           = %s\n", color);
+  printf("summary         = %s\n", summary && !quiet ? "true" : "false");
+  printf("quiet           = %s\n", quiet ? "true" : "false");
+  printf("statistics      = %s\n", statistics ? "true" : "false");
+  printf("exit-zero       = %s\n", exit_zero ? "true" : "false");
+  /* stdin_name is NULL when standard input is not read. */
+  fputs("stdin           = ", stdout);
+  if (stdin_name) {
+    fputs("true (as ", stdout);
+    eql_emit_escaped(stdout, stdin_name);
+    fputs(")", stdout);
+  } else {
+    fputs("false", stdout);
+  }
+  fputs("\npaths           = [", stdout);
+  for (size_t i = 0; i < npaths; i++) {
+    if (i) fputs(", ", stdout);
+    eql_emit_escaped(stdout, paths[i]);
+  }
+  if (npaths == 0 && !stdin_name) fputs(".", stdout);
+  int on = 0;
+  for (int r = 0; r < EQL_RULE_COUNT; r++) on += rules->on[r];
+  printf("]\nrules           = %d of %d selected\n", on, EQL_RULE_COUNT);
+  for (int r = 0; r < EQL_RULE_COUNT; r++)
+    printf("  %s %-3s %-28s %s\n", eql_rules[r].code, rules->on[r] ? "on" : "off",
+           eql_rules[r].name, eql_severity_name(eql_rules[r].severity));
+}
+
 static int cmd_check(int argc, char **argv) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'},
@@ -157,12 +235,25 @@ static int cmd_check(int argc, char **argv) {
       {"select", required_argument, NULL, 's'},
       {"ignore", required_argument, NULL, 'i'},
       {"no-summary", no_argument, NULL, 'S'},
+      {"output-file", required_argument, NULL, 'o'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"statistics", no_argument, NULL, 'T'},
+      {"exit-zero", no_argument, NULL, 'e'},
+      {"stdin-filename", required_argument, NULL, 'N'},
+      {"show-files", no_argument, NULL, 'L'},
+      {"show-settings", no_argument, NULL, 'G'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   int format = EQL_EMIT_FULL;
   const char *color = "auto";
   bool summary = true;
+  const char *output_file = NULL, *stdin_name = NULL;
+  bool quiet = false, statistics = false, exit_zero = false, show_files = false,
+       show_config = false, use_stdin = false;
+  char *stdin_data = NULL;
+  eql_emit_file report = {0};
+  char root[4096];
   /* No list can hold more entries than there are arguments. */
   char **selects = calloc((size_t)argc + 1, sizeof *selects);
   char **ignores = calloc((size_t)argc + 1, sizeof *ignores);
@@ -182,14 +273,18 @@ static int cmd_check(int argc, char **argv) {
   /* "-" first: paths come back in order as code 1, so options may follow paths even when
    * POSIXLY_CORRECT turns off getopt's reordering; ":" next: missing values are told apart. */
   opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, "-:h", longopts, NULL)) != -1;) {
+  for (int c; (c = getopt_long(argc, argv, "-:hqeo:", longopts, NULL)) != -1;) {
     switch (c) {
-      case 1: paths[npaths++] = optarg; break;
+      case 1:
+        /* "-" is standard input, not a file to walk. */
+        if (strcmp(optarg, "-") == 0) use_stdin = true;
+        else paths[npaths++] = optarg;
+        break;
       case 'f':
         format = eql_emit_format_from_name(optarg);
         if (format < 0) {
-          status = usage_error("check", "--format: unknown format '%s' (expected full or concise)",
-                               optarg);
+          status = usage_error("check", "--format: unknown format '%s' (expected one of: %s)",
+                               optarg, eql_emit_format_list);
           goto done;
         }
         break;
@@ -204,6 +299,13 @@ static int cmd_check(int argc, char **argv) {
       case 's': selects[nselect++] = optarg; break;
       case 'i': ignores[nignore++] = optarg; break;
       case 'S': summary = false; break;
+      case 'o': output_file = optarg; break;
+      case 'q': quiet = true; break;
+      case 'T': statistics = true; break;
+      case 'e': exit_zero = true; break;
+      case 'N': stdin_name = optarg; break;
+      case 'L': show_files = true; break;
+      case 'G': show_config = true; break;
       case 'h':
         fputs(check_usage, stdout);
         status = EXIT_CLEAN;
@@ -218,15 +320,54 @@ static int cmd_check(int argc, char **argv) {
   }
 
   while (optind < argc) paths[npaths++] = argv[optind++]; /* after "--" */
+  /* Ruff's convention: --stdin-filename without any path means "check standard input". */
+  if (stdin_name && npaths == 0) use_stdin = true;
+  if (output_file && !*output_file) {
+    status = usage_error("check", "--output-file: the file name is empty");
+    goto done;
+  }
 
   eql_ruleset rules;
   if (build_ruleset(&rules, selects, nselect, ignores, nignore) != 0) goto done;
+  if (show_config) {
+    show_settings(format, output_file, color, summary, quiet, statistics, exit_zero,
+                  use_stdin ? (stdin_name ? stdin_name : "-") : NULL, paths, npaths, &rules);
+    status = fflush(stdout) == 0 ? EXIT_CLEAN : EXIT_TROUBLE;
+    goto done;
+  }
 
-  long walk_errors = eql_walk((const char *const *)paths, npaths, &files, print_read_error,
-                              NULL);
+  /* Only standard input: walking "." as well would check files nobody asked for. */
+  long walk_errors = use_stdin && npaths == 0
+                         ? 0
+                         : eql_walk((const char *const *)paths, npaths, &files,
+                                    print_read_error, NULL);
   if (walk_errors < 0) {
     fputs("eqlint: error: out of memory while looking for files\n", stderr);
     goto done;
+  }
+  if (show_files) {
+    for (size_t i = 0; i < files.n; i++) {
+      eql_emit_escaped(stdout, files.paths[i]);
+      putchar('\n');
+    }
+    if (use_stdin) {
+      eql_emit_escaped(stdout, stdin_name ? stdin_name : "-");
+      putchar('\n');
+    }
+    status = fflush(stdout) != 0 || (walk_errors > 0 && files.n == 0 && !use_stdin)
+                 ? EXIT_TROUBLE
+                 : EXIT_CLEAN;
+    goto done;
+  }
+  /* Opened before checking so a report that cannot be written fails fast. */
+  if (output_file) {
+    const char *err = NULL;
+    if (eql_emit_file_open(&report, output_file, &err) != 0) {
+      fputs("eqlint: error: cannot write ", stderr);
+      eql_emit_escaped(stderr, output_file);
+      fprintf(stderr, ": %s\n", err);
+      goto done;
+    }
   }
   project = eql_project_new();
   if (!project) {
@@ -241,29 +382,51 @@ static int cmd_check(int argc, char **argv) {
       read_errors++;
     }
   }
+  if (use_stdin) {
+    size_t len = 0;
+    stdin_data = read_stdin(&len);
+    if (!stdin_data) {
+      fprintf(stderr, "eqlint: error: cannot read standard input: %s\n", strerror(errno));
+      goto done;
+    }
+    if (eql_project_add_source(project, stdin_name ? stdin_name : "-", stdin_data, len) != 0) {
+      fputs("eqlint: error: out of memory\n", stderr);
+      goto done;
+    }
+  }
   if (eql_project_nfiles(project) == 0) {
     if (walk_errors > 0 || read_errors > 0) {
       fputs("eqlint: error: no file could be checked\n", stderr);
       goto done;
     }
-    fputs("eqlint: warning: no Python files found under the given paths\n", stderr);
-    status = EXIT_CLEAN;
-    goto done;
+    /* Still write an (empty) report: a CI step that uploads it must find one. */
+    if (!quiet) fputs("eqlint: warning: no Python files found under the given paths\n", stderr);
   }
 
   if (eql_project_run(project, &rules, &diags) != 0) {
     fputs("eqlint: error: out of memory while checking\n", stderr);
     goto done;
   }
-  eql_emit_options eo = {.color = want_color(color), .summary = summary};
-  if (eql_emit(stdout, (eql_emit_format)format, &diags, eql_emit_project_source, project, &eo) !=
-      0) {
-    fprintf(stderr, "eqlint: error: cannot write the output: %s\n", strerror(errno));
+  /* CI formats report paths relative to the checkout: the working directory. */
+  eql_emit_options eo = {.color = output_file ? strcmp(color, "always") == 0 : want_color(color),
+                         .summary = summary && !quiet,
+                         .root = getcwd(root, sizeof root)};
+  FILE *out = output_file ? report.fp : stdout;
+  int wrc = statistics ? eql_emit_statistics(out, &diags, format == EQL_EMIT_JSON, &eo)
+                       : eql_emit(out, (eql_emit_format)format, &diags, eql_emit_project_source,
+                                  project, &eo);
+  const char *werr = NULL;
+  if (wrc == 0 && output_file && eql_emit_file_commit(&report, &werr) != 0) wrc = -1;
+  if (wrc != 0) {
+    fprintf(stderr, "eqlint: error: cannot write the output: %s\n",
+            werr ? werr : strerror(errno));
     goto done;
   }
-  status = diags.n > 0 ? EXIT_FOUND : EXIT_CLEAN;
+  status = diags.n > 0 && !exit_zero ? EXIT_FOUND : EXIT_CLEAN;
 
 done:
+  eql_emit_file_abort(&report); /* no-op once committed; else no half report is left */
+  free(stdin_data);
   eql_diag_list_free(&diags);
   eql_project_free(project);
   eql_walk_files_free(&files);

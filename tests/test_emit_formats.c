@@ -728,14 +728,29 @@ static void test_output_file(void) {
   snprintf(cmd, sizeof cmd, "test \"$(ls -A %s)\" = report.sarif", dir);
   CU_ASSERT_EQUAL(system(cmd), 0);
 
-  /* A directory that does not exist is an error with a reason, not a crash. */
-  char missing[300];
-  snprintf(missing, sizeof missing, "%s/no/such/dir/out.json", dir);
+  /* Missing parent directories are created, as Ruff does for --output-file. */
+  char nested[300];
+  snprintf(nested, sizeof nested, "%s/reports/ci/out.json", dir);
+  CU_ASSERT_EQUAL_FATAL(eql_emit_file_open(&f, nested, &err), 0);
+  fputs("[]\n", f.fp);
+  CU_ASSERT_EQUAL(eql_emit_file_commit(&f, &err), 0);
+  got = read_file(nested);
+  CU_ASSERT_STRING_EQUAL(got, "[]\n");
+  free(got);
+
+  /* A parent that is a file is an error with a reason, not a crash. */
+  char under_file[300];
+  snprintf(under_file, sizeof under_file, "%s/report.sarif/out.json", dir);
   err = NULL;
-  CU_ASSERT_EQUAL(eql_emit_file_open(&f, missing, &err), -1);
+  CU_ASSERT_EQUAL(eql_emit_file_open(&f, under_file, &err), -1);
   CU_ASSERT_PTR_NOT_NULL(err);
   CU_ASSERT_EQUAL(eql_emit_file_open(&f, "", &err), -1);
 
+  unlink(nested);
+  snprintf(nested, sizeof nested, "%s/reports/ci", dir);
+  rmdir(nested);
+  snprintf(nested, sizeof nested, "%s/reports", dir);
+  rmdir(nested);
   unlink(target);
   CU_ASSERT_EQUAL(rmdir(dir), 0);
 }

@@ -22,6 +22,24 @@ static void release(eql_emit_file *f) {
   f->path = f->tmp = NULL;
 }
 
+/* Creates the directories leading to path (like `mkdir -p`), so `--output-file
+ * reports/eqlint.sarif` works in a fresh CI checkout, as it does in Ruff. */
+static int make_parents(const char *path) {
+  char *dir = strdup(path);
+  if (!dir) return -1;
+  for (char *p = dir + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+      free(dir);
+      return -1;
+    }
+    *p = '/';
+  }
+  free(dir);
+  return 0;
+}
+
 int eql_emit_file_open(eql_emit_file *f, const char *path, const char **err) {
   memset(f, 0, sizeof *f);
   if (!*path) {
@@ -41,7 +59,7 @@ int eql_emit_file_open(eql_emit_file *f, const char *path, const char **err) {
   size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
   memcpy(f->tmp, path, dirlen);
   sprintf(f->tmp + dirlen, ".%s.XXXXXX", path + dirlen);
-  int fd = mkstemp(f->tmp);
+  int fd = make_parents(path) == 0 ? mkstemp(f->tmp) : -1;
   if (fd < 0) {
     *err = strerror(errno);
     release(f);

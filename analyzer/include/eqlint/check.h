@@ -25,6 +25,23 @@ int eql_project_add_source(eql_project *p, const char *path, const char *data, s
 /* Reads and adds a file. Returns 0; -1 with *err set (static string, e.g. strerror) when the
  * file cannot be read. */
 int eql_project_add_file(eql_project *p, const char *path, const char **err);
+/* Adds many files from disk, reading and parsing them on `jobs` threads (0: one per core).
+ * Order is kept. A file that cannot be read is reported through on_error(path, reason, ud)
+ * and skipped. Files that mention none of jax, equinox, optax or eqx are not parsed unless
+ * another file imports them (see eql_project_prefilter). Returns how many were added, or -1
+ * when out of memory. */
+typedef void (*eql_error_cb)(const char *path, const char *reason, void *ud);
+long eql_project_add_files(eql_project *p, const char *const *paths, size_t n, int jobs,
+                           eql_error_cb on_error, void *ud);
+/* Whether eql_project_add_file(s) may skip files that cannot matter (default: true).
+ * A skipped file is parsed later only if a checked file imports it, so the index still sees
+ * every Module class that is used. */
+void eql_project_prefilter(eql_project *p, bool on);
+/* Threads for eql_project_run (0: one per core; default 1). Output order never changes. */
+void eql_project_set_jobs(eql_project *p, int jobs);
+/* Files added but skipped by the prefilter (never parsed). */
+size_t eql_project_nskipped(const eql_project *p);
+
 /* Number of files added. */
 size_t eql_project_nfiles(const eql_project *p);
 

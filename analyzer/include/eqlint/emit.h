@@ -108,7 +108,8 @@ typedef struct eql_emit_file {
   char *tmp;  /* the temporary file (owned) */
 } eql_emit_file;
 
-/* Creates the temporary file. Returns 0, or -1 with *err set (static string). */
+/* Creates the target's missing parent directories and the temporary file. Returns 0, or
+ * -1 with *err set (static string). */
 int eql_emit_file_open(eql_emit_file *f, const char *path, const char **err);
 /* Flushes, syncs and renames the temporary file over the target; on failure removes it.
  * Returns 0, or -1 with *err set. Either way f is released. */
