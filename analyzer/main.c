@@ -72,6 +72,9 @@ static const char check_usage[] =
     "  --statistics        Print how many diagnostics each rule reported instead of the\n"
     "                      diagnostics (a JSON array with --format json)\n"
     "  -e, --exit-zero     Exit with 0 even when diagnostics are reported\n"
+    "  -j, --jobs N        Check files on N threads (default: one per core); output order\n"
+    "                      never depends on N\n"
+    "      --no-prefilter  Also parse files that mention none of jax, equinox, optax\n"
     "  --stdin-filename NAME\n"
     "                      Name of the file read from standard input (`-` as a PATH, or\n"
     "                      no PATH at all), used in reports and for cross-file imports\n"
@@ -227,6 +230,12 @@ static void show_settings(int format, const char *output_file, const char *color
            eql_rules[r].name, eql_severity_name(eql_rules[r].severity));
 }
 
+/* Reports a file that could not be read and counts it; the run goes on. */
+static void count_read_error(const char *path, const char *reason, void *ud) {
+  print_read_error(NULL, path, reason);
+  (*(size_t *)ud)++;
+}
+
 static int cmd_check(int argc, char **argv) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'},
@@ -239,6 +248,8 @@ static int cmd_check(int argc, char **argv) {
       {"quiet", no_argument, NULL, 'q'},
       {"statistics", no_argument, NULL, 'T'},
       {"exit-zero", no_argument, NULL, 'e'},
+      {"jobs", required_argument, NULL, 'j'},
+      {"no-prefilter", no_argument, NULL, 'P'},
       {"stdin-filename", required_argument, NULL, 'N'},
       {"show-files", no_argument, NULL, 'L'},
       {"show-settings", no_argument, NULL, 'G'},
@@ -252,6 +263,8 @@ static int cmd_check(int argc, char **argv) {
   bool quiet = false, statistics = false, exit_zero = false, show_files = false,
        show_config = false, use_stdin = false;
   char *stdin_data = NULL;
+  int jobs = 0; /* 0: one thread per core */
+  bool prefilter = true;
   eql_emit_file report = {0};
   char root[4096];
   /* No list can hold more entries than there are arguments. */
@@ -273,7 +286,7 @@ static int cmd_check(int argc, char **argv) {
   /* "-" first: paths come back in order as code 1, so options may follow paths even when
    * POSIXLY_CORRECT turns off getopt's reordering; ":" next: missing values are told apart. */
   opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, "-:hqeo:", longopts, NULL)) != -1;) {
+  for (int c; (c = getopt_long(argc, argv, "-:hqeo:j:", longopts, NULL)) != -1;) {
     switch (c) {
       case 1:
         /* "-" is standard input, not a file to walk. */
@@ -303,6 +316,17 @@ static int cmd_check(int argc, char **argv) {
       case 'q': quiet = true; break;
       case 'T': statistics = true; break;
       case 'e': exit_zero = true; break;
+      case 'j': {
+        char *end = NULL;
+        long j = strtol(optarg, &end, 10);
+        if (!end || *end || j < 1 || j > 64) {
+          fprintf(stderr, "eqlint: error: --jobs takes a number from 1 to 64, not '%s'\n", optarg);
+          goto done;
+        }
+        jobs = (int)j;
+        break;
+      }
+      case 'P': prefilter = false; break;
       case 'N': stdin_name = optarg; break;
       case 'L': show_files = true; break;
       case 'G': show_config = true; break;
@@ -375,12 +399,12 @@ static int cmd_check(int argc, char **argv) {
     goto done;
   }
   size_t read_errors = 0;
-  for (size_t i = 0; i < files.n; i++) {
-    const char *err = NULL;
-    if (eql_project_add_file(project, files.paths[i], &err) != 0) {
-      print_read_error(NULL, files.paths[i], err ? err : "unknown error");
-      read_errors++;
-    }
+  eql_project_prefilter(project, prefilter);
+  eql_project_set_jobs(project, jobs > 0 ? jobs : -1);
+  if (eql_project_add_files(project, (const char *const *)files.paths, files.n, jobs,
+                            count_read_error, &read_errors) < 0) {
+    fputs("eqlint: error: out of memory\n", stderr);
+    goto done;
   }
   if (use_stdin) {
     size_t len = 0;
