@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build/asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-unit test-asan run docs bench clean
+.PHONY: all deps build build-asan test test-unit test-asan run docs bench clean install
 
 all: build
 
@@ -49,6 +49,11 @@ docs: build
 
 bench: build
 	bash bench/run.sh
+
+# bin/eqlint, libeqx (library, header, pkg-config file, CMake package) and the man page.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)/CMakeFiles $(BUILD)/CMakeCache.txt $(ASAN_BUILD)

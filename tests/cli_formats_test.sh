@@ -203,6 +203,31 @@ case $CASE in
                --show-settings sarif gitlab junit pylint json-lines github; do
       out_has "$opt"
     done ;;
+  precommit_hook)
+    # .pre-commit-hooks.yaml declares what pre-commit runs; run it the way pre-commit does
+    # (the entry, then the staged file names) and check the exit statuses it relies on.
+    HOOKS=.pre-commit-hooks.yaml
+    [ -f "$HOOKS" ] || fail "no $HOOKS"
+    if have_python && python3 -c 'import yaml' 2>/dev/null; then
+      python3 - "$HOOKS" <<'EOF' || fail "$HOOKS does not declare the hooks as documented"
+import sys, yaml
+hooks = {h["id"]: h for h in yaml.safe_load(open(sys.argv[1]))}
+h = hooks["eqlint"]
+assert h["entry"] == "eqlint check" and h["language"] == "system", h
+assert "python" in h.get("types", []) + h.get("types_or", []), h
+assert h["require_serial"] is True, h
+p = hooks["eqlint-project"]
+assert p["pass_filenames"] is False and p["args"] == ["."], p
+EOF
+    else
+      grep -q '^- id: eqlint$' "$HOOKS" && grep -q '^  entry: eqlint check$' "$HOOKS" &&
+        grep -q '^  language: system$' "$HOOKS" || fail "$HOOKS lacks the eqlint hook"
+    fi
+    entry=$(sed -n 's/^  entry: eqlint //p' "$HOOKS" | head -n 1)
+    # shellcheck disable=SC2086 # the entry's words are separate arguments, as in pre-commit
+    run $entry "$DATA/pitfall.py" "$DATA/clean.py"; rc_is 1; out_has 'EQX001'
+    # shellcheck disable=SC2086
+    run $entry "$DATA/clean.py"; rc_is 0 ;;
   *)
     echo "cli_formats_test.sh: unknown case '$CASE'"; exit 2 ;;
 esac

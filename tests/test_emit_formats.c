@@ -2,8 +2,8 @@
  * github, gitlab, junit, pylint) and of the pieces behind them (fingerprints, escaping,
  * report paths, statistics, atomic output files).
  *
- * Every format renders ONE canonical diagnostic set (canonical() below): two files, one
- * with a space in its name, a non-ASCII message, a multi-line span, a related location,
+ * Every format renders ONE canonical diagnostic set (canonical() below): two Python files,
+ * one with a space in its name, and a notebook cell; a non-ASCII message, a multi-line span, a related location,
  * two findings on identical lines, characters each format must escape (% : , < & " and an
  * invalid UTF-8 byte) and an EQX999 syntax error. The expected bytes live in
  * tests/data/snapshots/canonical.<format>; run the suite with EQL_UPDATE_SNAPSHOTS=1 to
@@ -54,12 +54,21 @@ static const char train_text[] =
     "g = jax.grad(loss)(model)  # 50% done\n"       /* 3 */
     "def broken(:\n";                               /* 4 */
 
-static eql_source *model_src, *train_src;
+/* A notebook's program: its code cells joined (cell 1: line 1; cell 2: lines 2-3). */
+static const char notebook_text[] =
+    "import equinox as eqx, optax\n"                  /* cell 1, line 1 */
+    "model = eqx.nn.MLP(2, 2, 8, 1, key=key)\n"       /* cell 2, line 1 */
+    "opt_state = optax.adam(1e-3).init(model)\n";     /* cell 2, line 2 */
+
+enum { N_CANON = 7 }; /* diagnostics in the canonical set */
+
+static eql_source *model_src, *train_src, *notebook_src;
 
 static const eql_source *lookup(const void *ud, const char *path) {
   (void)ud;
   if (model_src && strcmp(path, model_src->path) == 0) return model_src;
   if (train_src && strcmp(path, train_src->path) == 0) return train_src;
+  if (notebook_src && strcmp(path, notebook_src->path) == 0) return notebook_src;
   return NULL;
 }
 
@@ -109,8 +118,15 @@ static void canonical(eql_diag_list *l) {
       "jax.grad over `loss`: 50% of the model's leaves, e.g. `act\xff`, are not arrays", NULL);
   uint32_t e = at(t, ":\n");
   add(l, EQL_R_EQX999, t, e, e + 1, "expected a parameter name, got ':'", NULL);
+  /* Notebook positions as the checker leaves them: rows within the cell, cell set. */
+  const eql_source *nb = notebook_src;
+  uint32_t n0 = at(nb, "optax.adam(1e-3).init(model)");
+  add(l, EQL_R_EQX001, nb, n0, n0 + 28, "optimiser initialised on an MLP", NULL);
+  eql_diag *nd = &l->items[l->n - 1];
+  nd->cell = 2;
+  nd->span.line = nd->span.end_line = 2;
   eql_diag_list_sort(l);
-  CU_ASSERT_EQUAL_FATAL(l->n, 6);
+  CU_ASSERT_EQUAL_FATAL(l->n, N_CANON);
 }
 
 /* ---- rendering and snapshots ---- */
@@ -252,7 +268,8 @@ static void check_json_object(json_t *o, const eql_diag *d) {
       json_integer_value(json_object_get(json_object_get(o, "end_location"), "column")),
       d->span.end_col);
   CU_ASSERT(json_is_null(json_object_get(o, "fix")));
-  CU_ASSERT(json_is_null(json_object_get(o, "cell")));
+  json_t *cell = json_object_get(o, "cell");
+  CU_ASSERT(d->cell ? json_integer_value(cell) == d->cell : json_is_null(cell));
   char url[128];
   snprintf(url, sizeof url, "https://eqlint.dev/rules/%s", eql_rules[d->rule].code);
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "url")), url);
@@ -420,10 +437,10 @@ static eql_source *swap_model(const char *text) {
 static void test_fingerprints_stable(void) {
   eql_diag_list l;
   canonical(&l);
-  eql_emit_fingerprint before[6], after[6];
+  eql_emit_fingerprint before[N_CANON], after[N_CANON];
   fingerprints_of(&l, before);
   /* The two optim.init lines are identical: the occurrence index separates them. */
-  CU_ASSERT_STRING_NOT_EQUAL(before[3], before[4]);
+  CU_ASSERT_STRING_NOT_EQUAL(before[4], before[5]);
   eql_diag_list_free(&l);
 
   /* Lines added above and a re-indented block: every finding keeps its fingerprint. */
@@ -437,9 +454,9 @@ static void test_fingerprints_stable(void) {
   memmove(p + 1, p + 4, strlen(p + 4) + 1);
   eql_source *old = swap_model(shifted);
   canonical(&l);
-  CU_ASSERT_EQUAL(l.items[2].span.line, 12);
+  CU_ASSERT_EQUAL(l.items[3].span.line, 12);
   fingerprints_of(&l, after);
-  for (int i = 0; i < 6; i++) CU_ASSERT_STRING_EQUAL(before[i], after[i]);
+  for (int i = 0; i < N_CANON; i++) CU_ASSERT_STRING_EQUAL(before[i], after[i]);
   eql_diag_list_free(&l);
   eql_source_free(model_src);
 
@@ -450,9 +467,9 @@ static void test_fingerprints_stable(void) {
   model_src = eql_source_new("src/model.py", edited, strlen(edited));
   canonical(&l);
   fingerprints_of(&l, after);
-  CU_ASSERT_STRING_NOT_EQUAL(before[3], after[3]);
-  for (int i = 0; i < 6; i++)
-    if (i != 3 && i != 4) CU_ASSERT_STRING_EQUAL(before[i], after[i]);
+  CU_ASSERT_STRING_NOT_EQUAL(before[4], after[4]);
+  for (int i = 0; i < N_CANON; i++)
+    if (i != 4 && i != 5) CU_ASSERT_STRING_EQUAL(before[i], after[i]);
   /* The second init line is now the first of its text: its index, hence digest, moved. */
   eql_diag_list_free(&l);
   eql_source_free(model_src);
@@ -463,14 +480,14 @@ static void test_fingerprints_stable(void) {
   /* Without sources the message stands in; the result is still unique per finding. */
   canonical(&l);
   CU_ASSERT_EQUAL_FATAL(eql_emit_fingerprints(&l, NULL, NULL, NULL, after), 0);
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < N_CANON; i++)
     for (int k = 0; k < i; k++) CU_ASSERT_STRING_NOT_EQUAL(after[i], after[k]);
   /* "./src/model.py" and "src/model.py" are one file. */
-  free(l.items[3].path);
-  l.items[3].path = strdup("./src/model.py");
-  eql_emit_fingerprint dotted[6];
+  free(l.items[4].path);
+  l.items[4].path = strdup("./src/model.py");
+  eql_emit_fingerprint dotted[N_CANON];
   CU_ASSERT_EQUAL_FATAL(eql_emit_fingerprints(&l, NULL, NULL, NULL, dotted), 0);
-  CU_ASSERT_STRING_EQUAL(dotted[3], after[3]);
+  CU_ASSERT_STRING_EQUAL(dotted[4], after[4]);
   eql_diag_list_free(&l);
 }
 
@@ -660,9 +677,9 @@ static void test_statistics(void) {
   eql_diag_list l;
   canonical(&l);
   char *got = render_stats(&l, false);
-  /* Two each of EQX001 and EQX003 (ties by code), then EQX002 and EQX999 by code. */
+  /* EQX001 three times, EQX003 twice, then EQX002 and EQX999 once (ties by code). */
   CU_ASSERT_STRING_EQUAL(got,
-                         "2\tEQX001\toptimizer-init-unfiltered\n"
+                         "3\tEQX001\toptimizer-init-unfiltered\n"
                          "2\tEQX003\tunfiltered-transform\n"
                          "1\tEQX002\tshared-submodule-aliased\n"
                          "1\tEQX999\tsyntax-error\n");
@@ -672,7 +689,7 @@ static void test_statistics(void) {
   CU_ASSERT_EQUAL(json_array_size(arr), 4);
   json_t *first = json_array_get(arr, 0);
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(first, "code")), "EQX001");
-  CU_ASSERT_EQUAL(json_integer_value(json_object_get(first, "count")), 2);
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(first, "count")), 3);
   CU_ASSERT(json_is_false(json_object_get(first, "fixable")));
   json_decref(arr);
   free(got);
@@ -826,7 +843,8 @@ static void test_random_inputs(void) {
 static int setup(void) {
   model_src = eql_source_new("src/model.py", model_text, strlen(model_text));
   train_src = eql_source_new("scripts/train v2.py", train_text, strlen(train_text));
-  return model_src && train_src ? 0 : 1;
+  notebook_src = eql_source_new("notebooks/fit.ipynb", notebook_text, strlen(notebook_text));
+  return model_src && train_src && notebook_src ? 0 : 1;
 }
 
 int main(void) {
@@ -846,5 +864,6 @@ int main(void) {
   int rc = eql_cunit_run("emit_formats", tests, sizeof tests / sizeof *tests);
   eql_source_free(model_src);
   eql_source_free(train_src);
+  eql_source_free(notebook_src);
   return rc;
 }

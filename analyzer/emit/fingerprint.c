@@ -13,7 +13,8 @@
  * The index tells apart two findings on identical lines (`state = optim.init(model)`
  * written twice); it counts in output order (by line), so it only changes when a finding
  * with the very same text is added or removed above. Without a source the message stands
- * in for the line text. The digest is SHA-256 (truncated to 128 bits, as hex): no new
+ * in for the line text. A notebook's cell number is left out too: inserting a cell above
+ * must not renumber every finding below. The digest is SHA-256 (truncated to 128 bits, as hex): no new
  * dependency, and collisions are out of the question at any repository's scale. */
 #include <stdlib.h>
 #include <string.h>
@@ -201,8 +202,9 @@ int eql_emit_fingerprints(const eql_diag_list *diags, eql_emit_source_fn source,
     const eql_source *src = source && d->path ? source(ud, d->path) : NULL;
     const char *text = NULL;
     uint32_t len = 0;
-    if (src && d->span.line >= 1 && d->span.line <= src->nlines)
-      text = eql_source_line(src, d->span.line, &len);
+    /* By byte offset: in notebooks span.line counts within the cell, not the source. */
+    if (src && d->span.start <= src->len)
+      text = eql_source_line(src, eql_source_line_of(src, d->span.start), &len);
     if (text) {
       put_field(&c, "line", 4);
       put_normalised(&c, text, len);

@@ -39,6 +39,8 @@ int eql_emit_github(FILE *out, const eql_diag_list *diags, const eql_emit_option
       fputs(")", out);
     }
     fputs("::", out);
+    /* Notebooks: line= counts within the cell, so the message says which cell. */
+    if (d->cell) fprintf(out, "cell %u: ", (unsigned)d->cell);
     eql_emit_workflow_escaped(out, d->message ? d->message : "", false);
     fputc('\n', out);
   }

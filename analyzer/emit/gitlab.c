@@ -27,11 +27,13 @@ static json_t *issue(const eql_diag *d, const char *fingerprint, const char *roo
   const eql_rule_info *r = eql_emit_rule_of(d);
   const char *code = eql_emit_code_of(d), *msg = d->message ? d->message : "";
   /* The code leads the description: the merge request widget shows only the description. */
-  size_t n = strlen(code) + strlen(msg) + 3;
+  size_t n = strlen(code) + strlen(msg) + 32;
   char *desc = malloc(n), *path = eql_emit_report_path(d->path, root);
   json_t *jdesc = NULL, *jpath = NULL;
   if (desc && path) {
-    snprintf(desc, n, "%s: %s", code, msg);
+    /* Notebooks: positions count lines within the cell, so the description names it. */
+    if (d->cell) snprintf(desc, n, "%s: cell %u: %s", code, (unsigned)d->cell, msg);
+    else snprintf(desc, n, "%s: %s", code, msg);
     jdesc = eql_emit_json_text(desc);
     jpath = eql_emit_json_text(path);
   }

@@ -2,7 +2,7 @@
  * written for `ruff check --output-format json` read ours with a different code prefix:
  *
  *   {"code": "EQX001", "name": "optimizer-init-unfiltered", "severity": "error",
- *    "message": "...", "help": "..." | null, "filename": "src/train.py", "cell": null,
+ *    "message": "...", "help": "..." | null, "filename": "src/train.py", "cell": null | 3,
  *    "location": {"row": 15, "column": 13}, "end_location": {"row": 15, "column": 30},
  *    "fix": null, "url": "https://eqlint.dev/rules/EQX001",
  *    "related": [{"message": ..., "filename": ..., "location": ..., "end_location": ...}]}
@@ -22,11 +22,10 @@ static json_t *position(uint32_t row, uint32_t column) {
   return json_pack("{s:I,s:I}", "row", (json_int_t)row, "column", (json_int_t)column);
 }
 
-/* Notebooks: the 1-based index of the code cell the diagnostic is in, once eql_diag carries
- * one (ARCHITECTURE.md: .ipynb cells). Plain Python files have no cell: null, as in Ruff. */
+/* Notebooks: the 1-based code cell the diagnostic is in (rows then count within the cell);
+ * plain Python files have no cell: null, as in Ruff. */
 static json_t *cell_of(const eql_diag *d) {
-  (void)d;
-  return json_null();
+  return d->cell ? json_integer((json_int_t)d->cell) : json_null();
 }
 
 /* The rule's documentation page, or null for an unknown rule. */

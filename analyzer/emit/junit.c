@@ -48,7 +48,9 @@ static void write_case(FILE *out, const eql_diag *d, const char *path) {
   const char *msg = d->message ? d->message : "";
   fputs("            <failure message=\"", out);
   eql_emit_xml_escaped(out, msg, true);
-  fprintf(out, "\">line %u, col %u, ", (unsigned)d->span.line, (unsigned)d->span.col);
+  fputs("\">", out);
+  if (d->cell) fprintf(out, "cell %u, ", (unsigned)d->cell); /* notebooks: line within it */
+  fprintf(out, "line %u, col %u, ", (unsigned)d->span.line, (unsigned)d->span.col);
   eql_emit_xml_escaped(out, msg, false);
   if (d->help && *d->help) {
     fputs("\nhelp: ", out);

@@ -164,6 +164,11 @@ static json_t *result_object(const eql_diag *d, const char *fingerprint, const c
       ok = false;
     }
   }
+  /* Notebooks: regions count lines within the cell, which SARIF cannot express; the cell
+   * travels as a property bag entry for viewers that know notebooks. */
+  if (d->cell &&
+      json_object_set_new(res, "properties", json_pack("{s:I}", "cell", (json_int_t)d->cell)) != 0)
+    ok = false;
   if (json_object_set_new(res, "partialFingerprints",
                           json_pack("{s:s}", "eqlint/v1", fingerprint)) != 0)
     ok = false;

@@ -12,7 +12,8 @@
  *   pylint      path:line: [CODE] message (pylint's parseable format)
  *
  * Positions are 1-based lines and 1-based columns counted in Unicode code points (as in
- * Ruff); end positions are exclusive. Machine formats always write valid UTF-8: invalid
+ * Ruff); end positions are exclusive. In notebooks rows count within the code cell: json
+ * carries `cell`, sarif a `cell` property, the text formats say `cell N`. Machine formats always write valid UTF-8: invalid
  * bytes in messages become U+FFFD (JSON) or escapes (text formats).
  *
  * Emitters never read files: they get sources through a callback, so the CLI passes its
