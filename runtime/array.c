@@ -89,15 +89,23 @@ const char *eqx_status_name(eqx_status s) {
 
 const char *eqx__dtype_name(eqx_dtype d) { return d == EQX_F32 ? "float32" : "int32"; }
 
+int eqx_array_shape(const eqx_array *a, int64_t *shape) {
+    int nb = eqx__nb(a), nd = a->ndim - nb;
+    for (int i = 0; i < nd; i++) shape[i] = a->shape[nb + i];
+    return nd;
+}
+
 char *eqx_shape_str(const eqx_array *a, char *buf, size_t n) {
     size_t used = 0;
     if (n == 0) return buf;
     buf[0] = '\0';
+    int64_t sh[EQX_MAX_DIMS];
+    int nd = eqx_array_shape(a, sh);
     used += (size_t)snprintf(buf + used, n - used, "(");
-    for (int i = 0; i < a->ndim && used < n; i++)
+    for (int i = 0; i < nd && used < n; i++)
         used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "",
-                                 (long long)a->shape[i]);
-    if (used < n) used += (size_t)snprintf(buf + used, n - used, a->ndim == 1 ? ",)" : ")");
+                                 (long long)sh[i]);
+    if (used < n) used += (size_t)snprintf(buf + used, n - used, nd == 1 ? ",)" : ")");
     return buf;
 }
 
@@ -151,6 +159,11 @@ eqx_status eqx__array_view(const eqx_array *src, int ndim, const int64_t *shape,
     a->data = src->data;
     a->storage = src->storage;
     src->storage->refcount++;
+    /* under a jit trace the view must follow its source's data on every replay */
+    if (eqx__rec) {
+        eqx_status s = eqx__rec_view(src, a);
+        if (s) { eqx_array_free(a); return s; }
+    }
     *out = a;
     return EQX_OK;
 }

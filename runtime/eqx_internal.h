@@ -80,7 +80,7 @@ struct eqx_tape_entry {
     eqx_array *in[EQX__MAX_IN];  /* retained */
     eqx_array *out;              /* retained */
     eqx_opparams p;
-    float *grad;                 /* d loss / d out, allocated on demand in backward */
+    eqx_array *grad;             /* d loss / d out, allocated (zeroed) on demand in backward */
 };
 
 /* Backward rule: add the contribution of g (d loss / d out) into gin[i] (NULL for inputs
@@ -95,6 +95,12 @@ typedef eqx_status (*eqx_fwd_fn)(const eqx_array *const *in, const eqx_opparams 
 typedef eqx_status (*eqx_shape_fn)(const eqx_array *const *in, const eqx_opparams *p,
                                    eqx_dtype *dtype, int *ndim, int64_t *shape);
 
+/* Batching rule: computes op on inputs of which at least one carries batch axes (see
+ * eqx_array.batch), by issuing physical ops through eqx__apply_phys, and marks the result's
+ * batch levels. NULL: "batching rule for '<op>' not implemented". */
+typedef eqx_status (*eqx_batch_fn)(eqx_ctx *ctx, const eqx_op *op, const eqx_array *const *in,
+                                   const eqx_opparams *p, eqx_array **out);
+
 struct eqx_op {
     const char *name;
     int nin;
@@ -103,21 +109,87 @@ struct eqx_op {
     eqx_vjp_fn vjp;
     bool view;        /* output shares the first input's storage (reshape, stop_gradient) */
     bool no_grad;     /* never recorded (stop_gradient) */
+    eqx_batch_fn batch;
 };
 
 typedef enum eqx_mode { EQX_MODE_EAGER = 0, EQX_MODE_GRAD } eqx_mode;
 
+#define EQX__MAX_VMAP 8
 struct eqx_ctx {
     eqx_mode mode;
     eqx_array **owned;  int nowned, capowned;
     struct eqx_tape_entry **tape; int ntape, captape;
     char call_path[512];         /* where the module being called sits, for messages */
     int call_depth;
+    int vmap_depth;                        /* active eqx_vmap levels */
+    int64_t vmap_size[EQX__MAX_VMAP];      /* batch size of each level */
 };
 
-/* The single entry point every op goes through; the ctx's mode decides what happens. */
+/* The single entry point every op goes through; the ctx's mode decides what happens:
+ * batched inputs go to the op's batching rule, everything else to eqx__apply_phys. */
 eqx_status eqx__apply(eqx_ctx *ctx, const eqx_op *op, int nin, const eqx_array *const *in,
                       const eqx_opparams *p, eqx_array **out);
+/* Runs op on the arrays as they are in memory (batch axes are ordinary axes here), records
+ * it on the tape in grad mode and in the jit trace when one is active. out->batch = 0. */
+eqx_status eqx__apply_phys(eqx_ctx *ctx, const eqx_op *op, int nin,
+                           const eqx_array *const *in, const eqx_opparams *p, eqx_array **out);
+/* Internal ops the batching rules lower to (ops.c). */
+extern const eqx_op eqx__reshape_op, eqx__transpose_op, eqx__identity_op,
+    eqx__broadcast_op, eqx__gemm_nt_op, eqx__matmul_op, eqx__mul_op, eqx__sub_op,
+    eqx__sum_op, eqx__mean_op, eqx__ce_rows_op;
+/* Batching rules (vmap.c), referenced by the op descriptors in ops.c. */
+eqx_status eqx__batch_unary(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                            const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_binary(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                             const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_reduce(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                             const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_reshape(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                              const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_transpose(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                                const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_matmul(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                             const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_cross_entropy(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                                    const eqx_opparams *, eqx_array **);
+eqx_status eqx__batch_mse(eqx_ctx *, const eqx_op *, const eqx_array *const *,
+                          const eqx_opparams *, eqx_array **);
+/* Thread-local count of cblas_sgemm calls (eqx_debug_gemm_calls). */
+extern _Thread_local long eqx__gemm_calls;
+/* Number of leading batch axes of a. */
+static inline int eqx__nb(const eqx_array *a) { return __builtin_popcount(a->batch); }
+
+/* ------------------------------------------------------------ kernels and the jit trace */
+
+/* A computation outside the op set (optimiser updates): reads in[], writes the freshly
+ * allocated out[]. kp holds its float parameters. May fail (e.g. a corrupt step counter). */
+#define EQX__MAX_KIN 5
+#define EQX__MAX_KOUT 3
+typedef eqx_status (*eqx_kernel_fn)(const eqx_array *const *in, eqx_array *const *out,
+                                    const float *kp);
+/* Runs kern and, while a jit trace is active, records it. An input that carries batch
+ * axes fails: "batching rule for '<name>' not implemented". */
+eqx_status eqx__kernel(const char *name, eqx_kernel_fn kern, int nin, const eqx_array *const *in,
+                       int nout, eqx_array *const *out, const float *kp, int nkp);
+
+/* The trace recorder of eqx_filter_jit (jit.c): non-NULL on this thread while a function is
+ * being traced. Every kernel run while it is set is appended to the program. */
+typedef struct eqx__recorder eqx__recorder;
+extern _Thread_local eqx__recorder *eqx__rec;
+eqx_status eqx__rec_fwd(const eqx_op *op, int nin, const eqx_array *const *in,
+                        const eqx_opparams *p, eqx_array *out);
+eqx_status eqx__rec_view(const eqx_array *src, eqx_array *view);
+eqx_status eqx__rec_zero(eqx_array *a);                /* a must be zero at each replay's start */
+eqx_status eqx__rec_fill(eqx_array *a, float v);
+eqx_status eqx__rec_vjp(const struct eqx_tape_entry *e, eqx_array *const *gin);
+eqx_status eqx__rec_kernel(const char *name, eqx_kernel_fn kern, int nin,
+                           const eqx_array *const *in, int nout, eqx_array *const *out,
+                           const float *kp, int nkp);
+/* Structure match without allocation: walks t in flatten order against td, storing
+ * borrowed leaves (nleaves of them) and container nodes (up to ncont). False on mismatch. */
+bool eqx__treedef_match(const eqx_treedef *td, const eqx_tree *t, const eqx_tree **leaves,
+                        const eqx_tree **conts, int ncont, int *nconts);
+int eqx__treedef_nnodes(const eqx_treedef *td);
 eqx_status eqx__ctx_own(eqx_ctx *ctx, eqx_array *a);
 eqx_status eqx__tape_push(eqx_ctx *ctx, struct eqx_tape_entry *e);
 void eqx__tape_clear(eqx_ctx *ctx);

@@ -8,21 +8,39 @@
  * gradient buffers. Filtering is structural, as in Equinox: non-float leaves are never
  * watched, so their gradient is none without any special case. A value used twice (the
  * same array at two leaves through eqx_shared) is one tape input, so its gradients add.
+ * Gradient buffers are arrays: the gradient tree hands out the watched leaves' buffers
+ * themselves (no copy), and under a jit trace each buffer's zeroing, the seed and every
+ * backward rule are recorded, so the replayed program contains the backward pass too.
+ * Batching happens before the tape (trace.c), so grad of a vmapped loss needs nothing here.
  */
 #include "eqx_internal.h"
 
 #include <string.h>
 
-eqx_status eqx_filter_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
-                                     void *user, float *value, eqx_tree **grads) {
+/* A zeroed gradient buffer shaped like e's output; recorded so every replay re-zeroes it
+ * (backward rules accumulate). */
+static eqx_status grad_buffer(struct eqx_tape_entry *e) {
+    if (e->grad) return EQX_OK;
+    EQX_TRY(eqx__array_alloc(EQX_F32, e->out->ndim, e->out->shape, true, &e->grad));
+    return eqx__rec ? eqx__rec_zero(e->grad) : EQX_OK;
+}
+
+static eqx_status value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
+                                 void *user, eqx_array **value, eqx_tree **grads) {
     *grads = NULL;
-    if (value) *value = 0.0f;
+    *value = NULL;
     if (!ctx || !fn || !model)
         return eqx__err(EQX_ERR_ARG, "eqx_filter_value_and_grad: ctx, fn and model are required");
     if (ctx->mode != EQX_MODE_EAGER)
         return eqx__err(EQX_ERR_UNSUPPORTED,
                         "eqx_filter_value_and_grad was called inside another one on the same "
                         "ctx; higher-order gradients are not supported");
+    if (ctx->vmap_depth > 0)
+        return eqx__err(EQX_ERR_UNSUPPORTED,
+                        "eqx_filter_value_and_grad inside eqx_vmap (per-example gradients) is "
+                        "not implemented; differentiate the vmapped loss instead "
+                        "(eqx_filter_value_and_grad of a loss that calls eqx_vmapped_call), "
+                        "which gives the batch gradient");
 
     eqx_treedef *td = NULL;
     eqx_tree **leaves = NULL, **wl = NULL, **gl = NULL, *watched = NULL;
@@ -74,28 +92,29 @@ eqx_status eqx_filter_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tre
                      loss ? eqx_shape_str(loss, b, sizeof b) : "nothing");
         goto done;
     }
-    if (value) *value = ((const float *)loss->data)[0];
+    *value = loss;
 
     if (loss->node) {
         /* Seed d loss/d loss = 1, then run the recorded rules last to first. */
-        loss->node->grad = eqx__calloc(1, sizeof(float));
-        if (!loss->node->grad) { s = eqx__nomem(); goto done; }
-        loss->node->grad[0] = 1.0f;
+        struct eqx_tape_entry *le = loss->node;
+        if ((s = eqx__array_alloc(EQX_F32, le->out->ndim, le->out->shape, false, &le->grad)))
+            goto done;
+        ((float *)le->grad->data)[0] = 1.0f;
+        if (eqx__rec && (s = eqx__rec_fill(le->grad, 1.0f))) goto done;
         for (int i = ctx->ntape - 1; i >= 0; i--) {
             struct eqx_tape_entry *e = ctx->tape[i];
             if (!e->op || !e->grad || !e->op->vjp) continue;
             float *gin[EQX__MAX_IN] = {NULL};
+            eqx_array *gina[EQX__MAX_IN] = {NULL};
             for (int k = 0; k < e->nin; k++) {
                 struct eqx_tape_entry *src = e->in[k]->node;
                 if (!src) continue;
-                if (!src->grad) {
-                    src->grad = eqx__calloc((size_t)(src->out->size ? src->out->size : 1),
-                                            sizeof(float));
-                    if (!src->grad) { s = eqx__nomem(); goto done; }
-                }
-                gin[k] = src->grad;
+                if ((s = grad_buffer(src))) goto done;
+                gina[k] = src->grad;
+                gin[k] = src->grad->data;
             }
-            e->op->vjp(e, e->grad, gin);
+            e->op->vjp(e, e->grad->data, gin);
+            if (eqx__rec && (s = eqx__rec_vjp(e, gina))) goto done;
         }
     }
 
@@ -104,17 +123,14 @@ eqx_status eqx_filter_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tre
             gl[i] = eqx_none();
             continue;
         }
-        const eqx_array *a = leaves[i]->u.array;
-        eqx_array *g;
-        if ((s = eqx__array_alloc(EQX_F32, a->ndim, a->shape, true, &g))) goto done;
-        if (went[i]->grad) memcpy(g->data, went[i]->grad, (size_t)a->size * sizeof(float));
-        s = eqx_leaf_array(g, &gl[i]);
-        eqx_array_free(g);
-        if (s) goto done;
+        /* a watched leaf the loss never used has gradient zero */
+        if ((s = grad_buffer(went[i]))) goto done;
+        if ((s = eqx_leaf_array(went[i]->grad, &gl[i]))) goto done;
     }
     s = eqx_tree_unflatten(td, gl, n, grads);
 
 done:
+    if (s) *value = NULL;
     ctx->mode = EQX_MODE_EAGER;
     eqx__tape_clear(ctx);
     eqx_tree_free(watched);
@@ -126,4 +142,18 @@ done:
     eqx_leaves_free(leaves, n);
     eqx_treedef_free(td);
     return s;
+}
+
+eqx_status eqx_filter_value_and_grad_array(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
+                                           void *user, eqx_array **value, eqx_tree **grads) {
+    return value_and_grad(ctx, fn, model, user, value, grads);
+}
+
+eqx_status eqx_filter_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
+                                     void *user, float *value, eqx_tree **grads) {
+    eqx_array *v;
+    if (value) *value = 0.0f;
+    EQX_TRY(value_and_grad(ctx, fn, model, user, &v, grads));
+    if (value) *value = ((const float *)v->data)[0];
+    return EQX_OK;
 }

@@ -55,13 +55,15 @@ static eqx_status call_child(eqx_ctx *ctx, const eqx_tree *parent, int field, in
 static eqx_status batched_error(eqx_ctx *ctx, const char *layer, const eqx_array *x,
                                 const char *expect) {
     char b[96];
+    int64_t xs[EQX_MAX_DIMS];
+    eqx_array_shape(x, xs);
     return eqx__err(EQX_ERR_BATCHED,
                     "%s: %s acts on a single example of shape %s but got %s, which has an "
                     "extra leading batch axis of %lld. Layers are per-example, as in Equinox; "
                     "map over the batch with eqx_vmap (jax.vmap(model)(x)) instead of passing "
                     "the batch",
                     ctx->call_path, layer, expect, eqx_shape_str(x, b, sizeof b),
-                    (long long)x->shape[0]);
+                    (long long)xs[0]);
 }
 
 static eqx_status scalar_leaf_list(int n, const double *v, eqx_tree **out) {
@@ -89,14 +91,17 @@ static eqx_status linear_call(eqx_ctx *ctx, const eqx_tree *self, const eqx_arra
     (void)key;
     const eqx_array *W = eqx_tree_array(self->u.c.children[LIN_W]);
     const eqx_tree *bt = self->u.c.children[LIN_B];
-    if (!W || W->ndim != 2)
+    int64_t ws[EQX_MAX_DIMS]; /* per-example: a vmapped ensemble has batched weights */
+    if (!W || eqx_array_shape(W, ws) != 2)
         return eqx__err(EQX_ERR_TYPE, "%s.weight is not a 2-d array (was the model filtered? "
                         "call the full model, eqx_combine(params, static))", ctx->call_path);
-    int64_t in = W->shape[1];
+    int64_t in = ws[1];
     char expect[64], b[96];
     snprintf(expect, sizeof expect, "(%lld,)", (long long)in);
-    if (x->ndim != 1 || x->shape[0] != in) {
-        if (x->ndim >= 2 && x->shape[x->ndim - 1] == in)
+    int64_t xs[EQX_MAX_DIMS]; /* per-example shape: inside eqx_vmap the batch is hidden */
+    int xnd = eqx_array_shape(x, xs);
+    if (xnd != 1 || xs[0] != in) {
+        if (xnd >= 2 && xs[xnd - 1] == in)
             return batched_error(ctx, "eqx_linear", x, expect);
         return eqx__err(EQX_ERR_SHAPE, "%s: eqx_linear expects input of shape %s, got %s",
                         ctx->call_path, expect, eqx_shape_str(x, b, sizeof b));
@@ -250,15 +255,17 @@ static eqx_status ln_call(eqx_ctx *ctx, const eqx_tree *self, const eqx_array *x
     (void)key;
     const eqx_tree *shp = self->u.c.children[LN_SHAPE];
     int nd = eqx_tree_nchildren(shp);
-    bool match = x->ndim == nd, batched = x->ndim == nd + 1;
+    int64_t xs[EQX_MAX_DIMS];
+    int xnd = eqx_array_shape(x, xs);
+    bool match = xnd == nd, batched = xnd == nd + 1;
     char expect[128] = "(";
     size_t used = 1;
     for (int i = 0; i < nd; i++) {
         int64_t d = (int64_t)eqx_tree_scalar(shp->u.c.children[i]);
         used += (size_t)snprintf(expect + used, sizeof expect - used, "%s%lld", i ? ", " : "",
                                  (long long)d);
-        if (match && x->shape[i] != d) match = false;
-        if (batched && x->shape[i + 1] != d) batched = false;
+        if (match && xs[i] != d) match = false;
+        if (batched && xs[i + 1] != d) batched = false;
     }
     snprintf(expect + used, sizeof expect - used, nd == 1 ? ",)" : ")");
     if (!match) {
@@ -333,8 +340,18 @@ static eqx_status dropout_call(eqx_ctx *ctx, const eqx_tree *self, const eqx_arr
                         "key=eqx_prng_split(...) to the call, or switch the model to inference "
                         "with eqx_nn_inference_mode(model, true)",
                         ctx->call_path);
+    if (eqx__rec)
+        return eqx__err(EQX_ERR_UNSUPPORTED,
+                        "%s: eqx_dropout with a key inside eqx_filter_jit would bake one random "
+                        "mask into the compiled program (the key is a C value, not a traced "
+                        "array); apply dropout outside the jitted function, or jit the model in "
+                        "inference mode (eqx_nn_inference_mode)",
+                        ctx->call_path);
     eqx_array *u;
-    EQX_TRY(eqx_random_uniform(*key, x->ndim, x->shape, 0.0f, 1.0f, &u));
+    int64_t xs[EQX_MAX_DIMS]; /* one mask per example shape; under vmap all examples share
+                                 it, as jax.vmap does with an unmapped key */
+    int xnd = eqx_array_shape(x, xs);
+    EQX_TRY(eqx_random_uniform(*key, xnd, xs, 0.0f, 1.0f, &u));
     eqx_status s = eqx__ctx_own(ctx, u);
     if (s) { eqx_array_free(u); return s; }
     float *m = u->data;

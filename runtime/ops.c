@@ -17,6 +17,9 @@
 
 /* ------------------------------------------------------------ helpers */
 
+_Thread_local long eqx__gemm_calls;
+long eqx_debug_gemm_calls(void) { return eqx__gemm_calls; }
+
 static eqx_status need_f32(const char *op, const eqx_array *a) {
     if (a->dtype == EQX_F32) return EQX_OK;
     char b[96];
@@ -98,6 +101,25 @@ static eqx_status bin_shape_named(const char *name, const eqx_array *const *in,
     return EQX_OK;
 }
 
+/* The broadcast loop split into an outer walk over all axes but the last and a contiguous
+ * inner loop: with the last axis unit-strided in both operands (the bias-add case, and
+ * any same-shape case) the inner loop vectorises; per-element index arithmetic, which
+ * dominated small-layer time, is paid once per row. */
+#define ROWS_LOOP(bc, N, ...)                                                          \
+    do {                                                                              \
+        int last_ = (bc)->ndim - 1;                                                   \
+        int64_t inner = last_ >= 0 ? (bc)->shape[last_] : 1;                          \
+        int64_t sai = last_ >= 0 ? (bc)->sa[last_] : 0;                               \
+        int64_t sbi = last_ >= 0 ? (bc)->sb[last_] : 0;                               \
+        eqx_bcast outer_ = *(bc);                                                      \
+        outer_.ndim = last_ > 0 ? last_ : 0;                                          \
+        int64_t nouter_ = inner ? (N) / inner : 0;                                    \
+        BCAST_LOOP(&outer_, nouter_, {                                                \
+            int64_t row0 = o * inner;                                                 \
+            __VA_ARGS__;                                                              \
+        });                                                                           \
+    } while (0)
+
 #define DEF_BIN(NAME, CODE, EXPR, GA, GB)                                                \
     static eqx_status NAME##_shape(const eqx_array *const *in, const eqx_opparams *p,   \
                                    eqx_dtype *dt, int *nd, int64_t *sh) {               \
@@ -114,14 +136,29 @@ static eqx_status bin_shape_named(const char *name, const eqx_array *const *in,
                 float a = A[i], b = B[i];                                               \
                 Y[i] = (EXPR);                                                           \
             }                                                                            \
-        } else {                                                                         \
-            eqx_bcast bc;                                                                \
-            eqx__bcast_plan(in[0], in[1], &bc);                                          \
-            BCAST_LOOP(&bc, out->size, {                                                 \
-                float a = A[ia], b = B[ib];                                             \
-                Y[o] = (EXPR);                                                           \
-            });                                                                          \
+            return EQX_OK;                                                               \
         }                                                                                \
+        eqx_bcast bc;                                                                    \
+        eqx__bcast_plan(in[0], in[1], &bc);                                              \
+        ROWS_LOOP(&bc, out->size, {                                                      \
+            const float *Ar = A + ia, *Br = B + ib;                                     \
+            float *Yr = Y + row0;                                                        \
+            if (sai == 1 && sbi == 1)                                                    \
+                for (int64_t i = 0; i < inner; i++) {                                   \
+                    float a = Ar[i], b = Br[i];                                         \
+                    Yr[i] = (EXPR);                                                      \
+                }                                                                        \
+            else if (sai == 1 && sbi == 0)                                               \
+                for (int64_t i = 0; i < inner; i++) {                                   \
+                    float a = Ar[i], b = Br[0];                                         \
+                    Yr[i] = (EXPR);                                                      \
+                }                                                                        \
+            else                                                                         \
+                for (int64_t i = 0; i < inner; i++) {                                   \
+                    float a = Ar[i * sai], b = Br[i * sbi];                             \
+                    Yr[i] = (EXPR);                                                      \
+                }                                                                        \
+        });                                                                              \
         return EQX_OK;                                                                   \
     }                                                                                    \
     static void NAME##_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) { \
@@ -129,16 +166,20 @@ static eqx_status bin_shape_named(const char *name, const eqx_array *const *in,
         float *GA_ = gin[0], *GB_ = gin[1];                                              \
         eqx_bcast bc;                                                                    \
         eqx__bcast_plan(e->in[0], e->in[1], &bc);                                        \
-        BCAST_LOOP(&bc, e->out->size, {                                                  \
-            float a = A[ia], b = B[ib], gg = g[o];                                      \
-            (void)a;                                                                     \
-            (void)b;                                                                     \
-            if (GA_) GA_[ia] += (GA);                                                    \
-            if (GB_) GB_[ib] += (GB);                                                    \
+        ROWS_LOOP(&bc, e->out->size, {                                                   \
+            const float *Ar = A + ia, *Br = B + ib, *gr = g + row0;                     \
+            float *GAr = GA_ ? GA_ + ia : NULL, *GBr = GB_ ? GB_ + ib : NULL;           \
+            for (int64_t i = 0; i < inner; i++) {                                       \
+                float a = Ar[i * sai], b = Br[i * sbi], gg = gr[i];                     \
+                (void)a;                                                                 \
+                (void)b;                                                                 \
+                if (GAr) GAr[i * sai] += (GA);                                           \
+                if (GBr) GBr[i * sbi] += (GB);                                           \
+            }                                                                            \
         });                                                                              \
     }                                                                                    \
-    static const eqx_op NAME##_op = {bin_names[CODE], 2, NAME##_shape, NAME##_fwd,      \
-                                     NAME##_vjp, false, false};
+    const eqx_op eqx__##NAME##_op = {bin_names[CODE], 2, NAME##_shape, NAME##_fwd,      \
+                                     NAME##_vjp, false, false, eqx__batch_binary};
 
 DEF_BIN(add, BIN_ADD, a + b, gg, gg)
 DEF_BIN(sub, BIN_SUB, a - b, gg, -gg)
@@ -197,7 +238,7 @@ static eqx_status same_shape_f32(const char *name, const eqx_array *const *in, e
         }                                                                                \
     }                                                                                    \
     static const eqx_op NAME##_op = {PUB, 1, NAME##_shape, NAME##_fwd, NAME##_vjp,      \
-                                     false, false};
+                                     false, false, eqx__batch_unary};
 
 DEF_UNARY(tanh, "eqx_tanh", tanhf(x), 1.0f - y * y)
 DEF_UNARY(relu, "eqx_relu", x > 0.0f ? x : 0.0f, x > 0.0f ? 1.0f : 0.0f)
@@ -222,9 +263,10 @@ static void pass_vjp(const struct eqx_tape_entry *e, const float *g, float **gin
     for (int64_t i = 0; i < e->out->size; i++) gin[0][i] += g[i];
 }
 
-static const eqx_op identity_op = {"eqx_identity", 1, any_shape, NULL, pass_vjp, true, false};
+const eqx_op eqx__identity_op = {"eqx_identity", 1, any_shape, NULL, pass_vjp, true, false,
+                                 eqx__batch_unary};
 static const eqx_op stop_gradient_op = {"eqx_stop_gradient", 1, any_shape, NULL, NULL, true,
-                                        true};
+                                        true, eqx__batch_unary};
 
 static eqx_status reshape_shape(const eqx_array *const *in, const eqx_opparams *p,
                                 eqx_dtype *dt, int *nd, int64_t *sh) {
@@ -253,7 +295,8 @@ static eqx_status reshape_shape(const eqx_array *const *in, const eqx_opparams *
     *dt = in[0]->dtype;
     return EQX_OK;
 }
-static const eqx_op reshape_op = {"eqx_reshape", 1, reshape_shape, NULL, pass_vjp, true, false};
+const eqx_op eqx__reshape_op = {"eqx_reshape", 1, reshape_shape, NULL, pass_vjp, true, false,
+                                eqx__batch_reshape};
 
 /* ------------------------------------------------------------ transpose */
 
@@ -309,8 +352,8 @@ static void transpose_vjp(const struct eqx_tape_entry *e, const float *g, float 
     float *G = gin[0];
     PERM_LOOP(e->in[0], &e->p, e->out->ndim, e->out->shape, G[src] += g[o]);
 }
-static const eqx_op transpose_op = {"eqx_transpose", 1, transpose_shape, transpose_fwd,
-                                    transpose_vjp, false, false};
+const eqx_op eqx__transpose_op = {"eqx_transpose", 1, transpose_shape, transpose_fwd,
+                                  transpose_vjp, false, false, eqx__batch_transpose};
 
 /* ------------------------------------------------------------ reductions */
 
@@ -397,8 +440,10 @@ static void sum_vjp(const struct eqx_tape_entry *e, const float *g, float **gin)
 static void mean_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
     reduce_vjp_scaled(e, g, gin, 1.0f / (float)reduce_count(e->in[0], e->out));
 }
-static const eqx_op sum_op = {"eqx_sum", 1, sum_shape, sum_fwd, sum_vjp, false, false};
-static const eqx_op mean_op = {"eqx_mean", 1, mean_shape, mean_fwd, mean_vjp, false, false};
+const eqx_op eqx__sum_op = {"eqx_sum", 1, sum_shape, sum_fwd, sum_vjp, false, false,
+                            eqx__batch_reduce};
+const eqx_op eqx__mean_op = {"eqx_mean", 1, mean_shape, mean_fwd, mean_vjp, false, false,
+                             eqx__batch_reduce};
 
 /* ------------------------------------------------------------ matmul */
 
@@ -444,6 +489,7 @@ static eqx_status matmul_fwd(const eqx_array *const *in, const eqx_opparams *p,
         memset(out->data, 0, (size_t)out->size * 4);
         return EQX_OK;
     }
+    eqx__gemm_calls++;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, in[0]->data, K,
                 in[1]->data, N, 0.0f, out->data, N);
     return EQX_OK;
@@ -453,6 +499,7 @@ static void matmul_vjp(const struct eqx_tape_entry *e, const float *g, float **g
     int M, K, N;
     mm_dims(e->in[0], e->in[1], &M, &K, &N);
     if (M == 0 || N == 0 || K == 0) return;
+    eqx__gemm_calls += (gin[0] != NULL) + (gin[1] != NULL);
     if (gin[0]) /* dA (M,K) += dC (M,N) @ B^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, g, N,
                     e->in[1]->data, N, 1.0f, gin[0], K);
@@ -460,8 +507,8 @@ static void matmul_vjp(const struct eqx_tape_entry *e, const float *g, float **g
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, e->in[0]->data, K,
                     g, N, 1.0f, gin[1], N);
 }
-static const eqx_op matmul_op = {"eqx_matmul", 2, matmul_shape, matmul_fwd, matmul_vjp, false,
-                                 false};
+const eqx_op eqx__matmul_op = {"eqx_matmul", 2, matmul_shape, matmul_fwd, matmul_vjp, false,
+                               false, eqx__batch_matmul};
 
 /* ------------------------------------------------------------ softmax family */
 
@@ -507,7 +554,8 @@ static void lsm_vjp(const struct eqx_tape_entry *e, const float *g, float **gin)
             gin[0][r * C + c] += g[r * C + c] - expf(Y[r * C + c]) * s;
     }
 }
-static const eqx_op lsm_op = {"eqx_log_softmax", 1, lsm_shape, lsm_fwd, lsm_vjp, false, false};
+static const eqx_op lsm_op = {"eqx_log_softmax", 1, lsm_shape, lsm_fwd, lsm_vjp, false, false,
+                              eqx__batch_unary};
 
 static eqx_status ce_shape(const eqx_array *const *in, const eqx_opparams *p, eqx_dtype *dt,
                            int *nd, int64_t *sh) {
@@ -578,7 +626,8 @@ static void ce_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) 
         }
     }
 }
-static const eqx_op ce_op = {"eqx_cross_entropy", 2, ce_shape, ce_fwd, ce_vjp, false, false};
+static const eqx_op ce_op = {"eqx_cross_entropy", 2, ce_shape, ce_fwd, ce_vjp, false, false,
+                             eqx__batch_cross_entropy};
 
 static eqx_status mse_shape(const eqx_array *const *in, const eqx_opparams *p, eqx_dtype *dt,
                             int *nd, int64_t *sh) {
@@ -619,7 +668,148 @@ static void mse_vjp(const struct eqx_tape_entry *e, const float *g, float **gin)
         if (gin[1]) gin[1][i] -= d;
     }
 }
-static const eqx_op mse_op = {"eqx_mse", 2, mse_shape, mse_fwd, mse_vjp, false, false};
+static const eqx_op mse_op = {"eqx_mse", 2, mse_shape, mse_fwd, mse_vjp, false, false,
+                              eqx__batch_mse};
+
+/* ------------------------------------------------------------ internal ops for batching */
+
+/* broadcast_to(x, shape): NumPy broadcasting made explicit (a copy), for any 4-byte dtype.
+ * Batching rules use it where an op does not broadcast by itself (labels, logits) and to
+ * give an unbatched result its batch axis. Its gradient sums over the broadcast axes. */
+static eqx_status bcast_shape(const eqx_array *const *in, const eqx_opparams *p,
+                              eqx_dtype *dt, int *nd, int64_t *sh) {
+    const eqx_array *x = in[0];
+    bool ok = p->ndim >= x->ndim;
+    for (int d = 0; ok && d < x->ndim; d++) {
+        int64_t e = x->shape[x->ndim - 1 - d], t = p->shape[p->ndim - 1 - d];
+        ok = e == t || e == 1;
+    }
+    if (!ok) {
+        char s1[96];
+        return eqx__err(EQX_ERR_SHAPE, "broadcast_to: cannot broadcast %s to a %d-d shape",
+                        eqx_shape_str(x, s1, sizeof s1), p->ndim);
+    }
+    *nd = p->ndim;
+    for (int d = 0; d < p->ndim; d++) sh[d] = p->shape[d];
+    *dt = x->dtype;
+    return EQX_OK;
+}
+static eqx_status bcast_fwd(const eqx_array *const *in, const eqx_opparams *p, eqx_array *out) {
+    (void)p;
+    const int32_t *X = in[0]->data; /* 4-byte elements of either dtype */
+    int32_t *Y = out->data;
+    eqx_bcast bc;
+    eqx__bcast_plan(in[0], out, &bc);
+    BCAST_LOOP(&bc, out->size, Y[o] = X[ia]);
+    return EQX_OK;
+}
+static void bcast_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
+    if (!gin[0]) return;
+    float *G = gin[0];
+    eqx_bcast bc;
+    eqx__bcast_plan(e->in[0], e->out, &bc);
+    BCAST_LOOP(&bc, e->out->size, G[ia] += g[o]);
+}
+const eqx_op eqx__broadcast_op = {"broadcast_to", 1, bcast_shape, bcast_fwd, bcast_vjp, false,
+                                  false, NULL};
+
+/* gemm_nt(A (M,K), B (N,K)) = A @ B^T (M,N): the batched linear layer, x_batch @ W^T, as
+ * one GEMM with no transposed copy of W; both gradients are single GEMMs too. */
+static eqx_status gemm_nt_shape(const eqx_array *const *in, const eqx_opparams *p,
+                                eqx_dtype *dt, int *nd, int64_t *sh) {
+    (void)p;
+    const eqx_array *a = in[0], *b = in[1];
+    EQX_TRY(need_f32("gemm_nt", a));
+    EQX_TRY(need_f32("gemm_nt", b));
+    if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[1]) {
+        char s1[96], s2[96];
+        return eqx__err(EQX_ERR_SHAPE, "gemm_nt: %s @ %s^T does not fit",
+                        eqx_shape_str(a, s1, sizeof s1), eqx_shape_str(b, s2, sizeof s2));
+    }
+    *nd = 2;
+    sh[0] = a->shape[0];
+    sh[1] = b->shape[0];
+    *dt = EQX_F32;
+    return EQX_OK;
+}
+static eqx_status gemm_nt_fwd(const eqx_array *const *in, const eqx_opparams *p,
+                              eqx_array *out) {
+    (void)p;
+    int M = (int)in[0]->shape[0], K = (int)in[0]->shape[1], N = (int)in[1]->shape[0];
+    if (M == 0 || N == 0) return EQX_OK;
+    if (K == 0) {
+        memset(out->data, 0, (size_t)out->size * 4);
+        return EQX_OK;
+    }
+    eqx__gemm_calls++;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in[0]->data, K,
+                in[1]->data, K, 0.0f, out->data, N);
+    return EQX_OK;
+}
+static void gemm_nt_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
+    int M = (int)e->in[0]->shape[0], K = (int)e->in[0]->shape[1], N = (int)e->in[1]->shape[0];
+    if (M == 0 || N == 0 || K == 0) return;
+    eqx__gemm_calls += (gin[0] != NULL) + (gin[1] != NULL);
+    if (gin[0]) /* dA (M,K) += dC (M,N) @ B (N,K) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, g, N,
+                    e->in[1]->data, K, 1.0f, gin[0], K);
+    if (gin[1]) /* dB (N,K) += dC^T (N,M) @ A (M,K) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, g, N,
+                    e->in[0]->data, K, 1.0f, gin[1], K);
+}
+const eqx_op eqx__gemm_nt_op = {"gemm_nt", 2, gemm_nt_shape, gemm_nt_fwd, gemm_nt_vjp, false,
+                                false, NULL};
+
+/* ce_rows(logits (..., C), labels (...)): the per-row cross-entropy, not yet averaged, so
+ * the batched cross-entropy can average each example's rows separately. */
+static eqx_status ce_rows_shape(const eqx_array *const *in, const eqx_opparams *p,
+                                eqx_dtype *dt, int *nd, int64_t *sh) {
+    int64_t dummy[EQX_MAX_DIMS];
+    int dn;
+    EQX_TRY(ce_shape(in, p, dt, &dn, dummy));
+    *nd = in[1]->ndim;
+    for (int d = 0; d < in[1]->ndim; d++) sh[d] = in[1]->shape[d];
+    return EQX_OK;
+}
+static eqx_status ce_rows_fwd(const eqx_array *const *in, const eqx_opparams *p,
+                              eqx_array *out) {
+    (void)p;
+    const eqx_array *x = in[0];
+    int64_t C = x->shape[x->ndim - 1], rows = x->size / C;
+    const float *X = x->data;
+    const int32_t *L = in[1]->data;
+    float *Y = out->data;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = X + r * C;
+        float m = row[0];
+        for (int64_t c = 1; c < C; c++) m = row[c] > m ? row[c] : m;
+        double s = 0;
+        for (int64_t c = 0; c < C; c++) s += exp((double)(row[c] - m));
+        Y[r] = (float)((double)m + log(s) - (double)row[L[r]]);
+    }
+    return EQX_OK;
+}
+static void ce_rows_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
+    const eqx_array *x = e->in[0];
+    int64_t C = x->shape[x->ndim - 1], rows = x->size / C;
+    if (!gin[0]) return;
+    const float *X = x->data;
+    const int32_t *L = e->in[1]->data;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = X + r * C;
+        float *G = gin[0] + r * C;
+        float m = row[0];
+        for (int64_t c = 1; c < C; c++) m = row[c] > m ? row[c] : m;
+        double s = 0;
+        for (int64_t c = 0; c < C; c++) s += exp((double)(row[c] - m));
+        for (int64_t c = 0; c < C; c++) {
+            float pr = (float)(exp((double)(row[c] - m)) / s);
+            G[c] += g[r] * (pr - (c == L[r] ? 1.0f : 0.0f));
+        }
+    }
+}
+const eqx_op eqx__ce_rows_op = {"cross_entropy_rows", 2, ce_rows_shape, ce_rows_fwd,
+                                ce_rows_vjp, false, false, NULL};
 
 /* ------------------------------------------------------------ public entry points */
 
@@ -638,19 +828,19 @@ static eqx_status apply2(eqx_ctx *ctx, const eqx_op *op, const eqx_array *a,
 }
 
 eqx_status eqx_matmul(eqx_ctx *ctx, const eqx_array *a, const eqx_array *b, eqx_array **out) {
-    return apply2(ctx, &matmul_op, a, b, out);
+    return apply2(ctx, &eqx__matmul_op, a, b, out);
 }
 eqx_status eqx_add(eqx_ctx *ctx, const eqx_array *a, const eqx_array *b, eqx_array **out) {
-    return apply2(ctx, &add_op, a, b, out);
+    return apply2(ctx, &eqx__add_op, a, b, out);
 }
 eqx_status eqx_sub(eqx_ctx *ctx, const eqx_array *a, const eqx_array *b, eqx_array **out) {
-    return apply2(ctx, &sub_op, a, b, out);
+    return apply2(ctx, &eqx__sub_op, a, b, out);
 }
 eqx_status eqx_mul(eqx_ctx *ctx, const eqx_array *a, const eqx_array *b, eqx_array **out) {
-    return apply2(ctx, &mul_op, a, b, out);
+    return apply2(ctx, &eqx__mul_op, a, b, out);
 }
 eqx_status eqx_div(eqx_ctx *ctx, const eqx_array *a, const eqx_array *b, eqx_array **out) {
-    return apply2(ctx, &divide_op, a, b, out);
+    return apply2(ctx, &eqx__divide_op, a, b, out);
 }
 eqx_status eqx_mul_scalar(eqx_ctx *ctx, const eqx_array *a, float s, eqx_array **out) {
     eqx_opparams p = no_params;
@@ -676,7 +866,7 @@ eqx_status eqx_sqrt(eqx_ctx *ctx, const eqx_array *x, eqx_array **out) {
     return apply1(ctx, &sqrt_op, x, NULL, out);
 }
 eqx_status eqx_identity(eqx_ctx *ctx, const eqx_array *x, eqx_array **out) {
-    return apply1(ctx, &identity_op, x, NULL, out);
+    return apply1(ctx, &eqx__identity_op, x, NULL, out);
 }
 eqx_status eqx_stop_gradient(eqx_ctx *ctx, const eqx_array *x, eqx_array **out) {
     return apply1(ctx, &stop_gradient_op, x, NULL, out);
@@ -693,16 +883,19 @@ eqx_status eqx_mse(eqx_ctx *ctx, const eqx_array *pred, const eqx_array *target,
     return apply2(ctx, &mse_op, pred, target, out);
 }
 
+/* Axes count in the per-example shape: under eqx_vmap the batch axes are invisible. */
 static eqx_status axes_params(const char *name, const eqx_array *x, int naxes,
                               const int *axes, eqx_opparams *p) {
     *p = no_params;
     if (!x) return eqx__err(EQX_ERR_ARG, "%s: the array is NULL", name);
-    if (naxes < 0 || naxes > x->ndim)
-        return eqx__err(EQX_ERR_ARG, "%s: %d axes given for a %d-d array", name, naxes, x->ndim);
+    int64_t ls[EQX_MAX_DIMS];
+    int nd = eqx_array_shape(x, ls);
+    if (naxes < 0 || naxes > nd)
+        return eqx__err(EQX_ERR_ARG, "%s: %d axes given for a %d-d array", name, naxes, nd);
     for (int k = 0; k < naxes; k++) {
-        int a = axes[k] < 0 ? axes[k] + x->ndim : axes[k];
+        int a = axes[k] < 0 ? axes[k] + nd : axes[k];
         char s1[96];
-        if (a < 0 || a >= x->ndim)
+        if (a < 0 || a >= nd)
             return eqx__err(EQX_ERR_ARG, "%s: axis %d is out of range for shape %s", name,
                             axes[k], eqx_shape_str(x, s1, sizeof s1));
         for (int j = 0; j < k; j++)
@@ -719,7 +912,7 @@ eqx_status eqx_sum(eqx_ctx *ctx, const eqx_array *x, int naxes, const int *axes,
     eqx_opparams p;
     *out = NULL;
     EQX_TRY(axes_params("eqx_sum", x, naxes, axes, &p));
-    return apply1(ctx, &sum_op, x, &p, out);
+    return apply1(ctx, &eqx__sum_op, x, &p, out);
 }
 
 eqx_status eqx_mean(eqx_ctx *ctx, const eqx_array *x, int naxes, const int *axes,
@@ -727,7 +920,7 @@ eqx_status eqx_mean(eqx_ctx *ctx, const eqx_array *x, int naxes, const int *axes
     eqx_opparams p;
     *out = NULL;
     EQX_TRY(axes_params("eqx_mean", x, naxes, axes, &p));
-    return apply1(ctx, &mean_op, x, &p, out);
+    return apply1(ctx, &eqx__mean_op, x, &p, out);
 }
 
 eqx_status eqx_reshape(eqx_ctx *ctx, const eqx_array *x, int ndim, const int64_t *shape,
@@ -739,13 +932,14 @@ eqx_status eqx_reshape(eqx_ctx *ctx, const eqx_array *x, int ndim, const int64_t
     eqx_opparams p = no_params;
     p.ndim = ndim;
     for (int i = 0; i < ndim; i++) p.shape[i] = shape[i];
-    return apply1(ctx, &reshape_op, x, &p, out);
+    return apply1(ctx, &eqx__reshape_op, x, &p, out);
 }
 
 eqx_status eqx_transpose(eqx_ctx *ctx, const eqx_array *x, const int *perm, eqx_array **out) {
     *out = NULL;
     if (!x) return eqx__err(EQX_ERR_ARG, "eqx_transpose: the array is NULL");
     eqx_opparams p = no_params;
-    for (int i = 0; i < x->ndim; i++) p.perm[i] = perm ? perm[i] : x->ndim - 1 - i;
-    return apply1(ctx, &transpose_op, x, &p, out);
+    int nd = x->ndim - eqx__nb(x);
+    for (int i = 0; i < nd; i++) p.perm[i] = perm ? perm[i] : nd - 1 - i;
+    return apply1(ctx, &eqx__transpose_op, x, &p, out);
 }

@@ -7,6 +7,9 @@
  * the non-trainable part of a filtered model passes through untouched. eqx_opt_init
  * refuses non-array leaves up front with the FAQ's advice, because the JAX equivalent
  * fails deep inside jnp.zeros_like with "not a valid JAX type".
+ * The arithmetic runs as kernels (eqx__kernel) rather than inline loops so that a jit trace
+ * records it: a whole training step, optimiser included, replays as one program. The step
+ * counter is read by the kernel at run time, never baked in at trace time.
  */
 #include "eqx_internal.h"
 
@@ -175,6 +178,70 @@ static eqx_status new_leaf_f32(const eqx_array *like, eqx_array **arr, eqx_tree 
     return s;
 }
 
+/* ------------------------------------------------------------ kernels */
+
+enum { KP_LR, KP_B1, KP_B2, KP_EPS, KP_WD, KP_N };
+
+/* count' = count + 1, refusing a corrupt counter (it would make the bias correction NaN). */
+static eqx_status count_kernel(const eqx_array *const *in, eqx_array *const *out,
+                               const float *kp) {
+    (void)kp;
+    int32_t c = ((const int32_t *)in[0]->data)[0];
+    if (c < 0 || c == INT32_MAX)
+        return eqx__err(EQX_ERR_TYPE, "eqx_opt_update: the state's count is not a valid "
+                        "int32 step counter; use the state eqx_opt_init/eqx_opt_update made");
+    ((int32_t *)out[0]->data)[0] = c + 1;
+    return EQX_OK;
+}
+
+/* in: g, mu, nu, count', params (AdamW only, else NULL); out: update, mu', nu'. */
+static eqx_status adam_kernel(const eqx_array *const *in, eqx_array *const *out,
+                              const float *kp) {
+    int32_t t = ((const int32_t *)in[3]->data)[0];
+    float b1 = kp[KP_B1], b2 = kp[KP_B2], lr = kp[KP_LR], eps = kp[KP_EPS], wd = kp[KP_WD];
+    double bc1 = 1.0 - pow((double)b1, t), bc2 = 1.0 - pow((double)b2, t);
+    float ib1 = (float)(1.0 / bc1), ib2 = (float)(1.0 / bc2);
+    const float *G = in[0]->data, *M = in[1]->data, *V = in[2]->data;
+    const float *P = in[4] ? in[4]->data : NULL;
+    float *U = out[0]->data, *MN = out[1]->data, *VN = out[2]->data;
+    int64_t n = in[0]->size;
+    for (int64_t k = 0; k < n; k++) {
+        float mk = b1 * M[k] + (1.0f - b1) * G[k];
+        float vk = b2 * V[k] + (1.0f - b2) * G[k] * G[k];
+        MN[k] = mk;
+        VN[k] = vk;
+        float u = (mk * ib1) / (sqrtf(vk * ib2) + eps);
+        if (P) u += wd * P[k];
+        U[k] = -lr * u;
+    }
+    return EQX_OK;
+}
+
+/* in: g, trace (NULL without momentum); out: update, trace' (NULL without momentum). */
+static eqx_status sgd_kernel(const eqx_array *const *in, eqx_array *const *out,
+                             const float *kp) {
+    const float *G = in[0]->data, *M = in[1] ? in[1]->data : NULL;
+    float *U = out[0]->data, *MN = out[1] ? out[1]->data : NULL;
+    for (int64_t k = 0; k < in[0]->size; k++) {
+        float tr = G[k];
+        if (M) {
+            tr += kp[1] * M[k];
+            MN[k] = tr;
+        }
+        U[k] = -kp[0] * tr;
+    }
+    return EQX_OK;
+}
+
+static eqx_status apply_kernel(const eqx_array *const *in, eqx_array *const *out,
+                               const float *kp) {
+    (void)kp;
+    const float *P = in[0]->data, *U = in[1]->data;
+    float *N = out[0]->data;
+    for (int64_t k = 0; k < in[0]->size; k++) N[k] = P[k] + U[k];
+    return EQX_OK;
+}
+
 eqx_status eqx_opt_update(const eqx_optimizer *opt, const eqx_tree *grads,
                           const eqx_tree *state, const eqx_tree *params, eqx_tree **updates,
                           eqx_tree **new_state) {
@@ -212,18 +279,26 @@ eqx_status eqx_opt_update(const eqx_optimizer *opt, const eqx_tree *grads,
     vl = eqx__calloc(cnt, sizeof *vl);
     if (!ul || !ml || !vl) { s = eqx__nomem(); goto done; }
 
-    int32_t t = 0;
+    const eqx_array *count_new = NULL;
     if (adam) {
-        const int32_t *count = eqx_array_i32(eqx_tree_array(state->u.c.children[0]));
-        if (!count || count[0] < 0 || count[0] == INT32_MAX) {
+        const eqx_array *ca = eqx_tree_array(state->u.c.children[0]);
+        if (!ca || ca->dtype != EQX_I32 || ca->size != 1) {
             s = eqx__err(EQX_ERR_TYPE, "eqx_opt_update: the state's count is not a valid "
                          "int32 step counter; use the state eqx_opt_init/eqx_opt_update made");
             goto done;
         }
-        t = count[0] + 1;
+        eqx_array *c;
+        if ((s = eqx_array_new(EQX_I32, 0, NULL, &c))) goto done;
+        s = eqx_leaf_array(c, &kids[0]);
+        eqx_array_free(c); /* the leaf holds it */
+        if (s) goto done;
+        const eqx_array *kin[1] = {ca};
+        eqx_array *kout[1] = {c};
+        if ((s = eqx__kernel("eqx_opt_update", count_kernel, 1, kin, 1, kout, NULL, 0)))
+            goto done;
+        count_new = c;
     }
-    double bc1 = adam ? 1.0 - pow((double)opt->b1, t) : 1.0;
-    double bc2 = adam ? 1.0 - pow((double)opt->b2, t) : 1.0;
+    float kp[KP_N] = {opt->lr, adam ? opt->b1 : opt->momentum, opt->b2, opt->eps, opt->wd};
 
     for (int i = 0; i < n; i++) {
         const eqx_tree *gi = g.leaves[i];
@@ -252,42 +327,23 @@ eqx_status eqx_opt_update(const eqx_optimizer *opt, const eqx_tree *grads,
         if ((s = new_leaf_f32(ga, &ua, &ul[i]))) goto done;
         if (has_m && (s = new_leaf_f32(ga, &mn, &ml[i]))) goto done;
         if (adam && (s = new_leaf_f32(ga, &vn, &vl[i]))) goto done;
-        const float *G = ga->data;
-        float *U = ua->data;
         if (!adam) {
-            for (int64_t k = 0; k < ga->size; k++) {
-                float tr = G[k];
-                if (has_m) {
-                    tr += opt->momentum * ((const float *)ma->data)[k];
-                    ((float *)mn->data)[k] = tr;
-                }
-                U[k] = -opt->lr * tr;
-            }
+            const eqx_array *kin[2] = {ga, ma};
+            eqx_array *kout[2] = {ua, mn};
+            if ((s = eqx__kernel("eqx_opt_update", sgd_kernel, 2, kin, 2, kout, kp, KP_N)))
+                goto done;
             continue;
         }
-        const float *M = ma->data, *V = va->data, *P = pa ? pa->data : NULL;
-        float *MN = mn->data, *VN = vn->data;
-        for (int64_t k = 0; k < ga->size; k++) {
-            float mk = opt->b1 * M[k] + (1.0f - opt->b1) * G[k];
-            float vk = opt->b2 * V[k] + (1.0f - opt->b2) * G[k] * G[k];
-            MN[k] = mk;
-            VN[k] = vk;
-            float mhat = (float)(mk / bc1), vhat = (float)(vk / bc2);
-            float u = mhat / (sqrtf(vhat) + opt->eps);
-            if (opt->kind == OPT_ADAMW) u += opt->wd * P[k];
-            U[k] = -opt->lr * u;
-        }
+        const eqx_array *kin[5] = {ga, ma, va, count_new,
+                                   opt->kind == OPT_ADAMW ? pa : NULL};
+        eqx_array *kout[3] = {ua, mn, vn};
+        if ((s = eqx__kernel("eqx_opt_update", adam_kernel, 5, kin, 3, kout, kp, KP_N)))
+            goto done;
     }
     if ((s = eqx_tree_unflatten(g.td, ul, n, updates))) goto done;
     if (has_m && (s = eqx_tree_unflatten(g.td, ml, n, &mu))) goto done;
     if (adam) {
         if ((s = eqx_tree_unflatten(g.td, vl, n, &nu))) goto done;
-        eqx_array *c;
-        if ((s = eqx_array_new(EQX_I32, 0, NULL, &c))) goto done;
-        ((int32_t *)c->data)[0] = t;
-        s = eqx_leaf_array(c, &kids[0]);
-        eqx_array_free(c);
-        if (s) goto done;
         kids[1] = mu;
         kids[2] = nu;
         s = eqx_module_new(&adam_state_type, kids, new_state);
@@ -337,9 +393,10 @@ eqx_status eqx_apply_updates(const eqx_tree *model, const eqx_tree *updates, eqx
         }
         eqx_array *na;
         if ((s = new_leaf_f32(pa, &na, &nl[i]))) goto done;
-        const float *P = pa->data, *U = ua->data;
-        float *N = na->data;
-        for (int64_t k = 0; k < pa->size; k++) N[k] = P[k] + U[k];
+        const eqx_array *kin[2] = {pa, ua};
+        eqx_array *kout[1] = {na};
+        if ((s = eqx__kernel("eqx_apply_updates", apply_kernel, 2, kin, 1, kout, NULL, 0)))
+            goto done;
     }
     s = eqx_tree_unflatten(m.td, nl, m.n, out);
 done:

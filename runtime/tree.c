@@ -807,3 +807,55 @@ eqx_status eqx__tree_get(const eqx_tree *t, const char *path, eqx_tree **node) {
     *node = (eqx_tree *)cur;
     return EQX_OK;
 }
+
+/* ------------------------------------------------------------ allocation-free match */
+
+typedef struct match_st {
+    const eqx_treedef *td;
+    int ni, li;
+    const eqx_tree **leaves;
+    const eqx_tree **conts;
+    int ncont, nc;
+} match_st;
+
+/* Mirrors flat_rec's order exactly; bounded by td's node count, so a cyclic tree cannot
+ * loop (it simply fails to match). */
+static bool match_rec(const eqx_tree *t, match_st *m) {
+    if (m->ni >= m->td->nnodes) return false;
+    if (!eqx__is_container(t)) {
+        if (!m->td->nodes[m->ni].leaf || m->li >= m->td->nleaves) return false;
+        m->leaves[m->li++] = t;
+        m->ni++;
+        return true;
+    }
+    if (m->nc >= m->ncont) return false;
+    m->conts[m->nc++] = t;
+    int dyn = 0;
+    for (int i = 0; i < t->u.c.n; i++) {
+        if (is_static_field(t, i)) continue;
+        dyn++;
+        if (!match_rec(t->u.c.children[i], m)) return false;
+    }
+    if (m->ni >= m->td->nnodes) return false;
+    const tdnode *n = &m->td->nodes[m->ni++];
+    if (n->leaf || n->kind != t->kind || n->nchildren != dyn || n->type != t->u.c.type)
+        return false;
+    if (n->keys)
+        for (int k = 0; k < dyn; k++)
+            if (strcmp(n->keys[k], t->u.c.keys[k]) != 0) return false;
+    if (n->statics)
+        for (int k = 0; k < n->type->nfields; k++)
+            if (n->statics[k] && !eqx__tree_equal(n->statics[k], t->u.c.children[k]))
+                return false;
+    return true;
+}
+
+bool eqx__treedef_match(const eqx_treedef *td, const eqx_tree *t, const eqx_tree **leaves,
+                        const eqx_tree **conts, int ncont, int *nconts) {
+    match_st m = {td, 0, 0, leaves, conts, ncont, 0};
+    bool ok = t && match_rec(t, &m) && m.ni == td->nnodes && m.li == td->nleaves;
+    *nconts = m.nc;
+    return ok;
+}
+
+int eqx__treedef_nnodes(const eqx_treedef *td) { return td ? td->nnodes : 0; }

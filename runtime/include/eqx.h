@@ -134,6 +134,8 @@ typedef struct eqx_array {
     void *data;                      /* float* for EQX_F32, int32_t* for EQX_I32 */
     struct eqx_storage *storage;     /* shared by views (reshape, stop_gradient) */
     struct eqx_tape_entry *node;     /* set while an autodiff tape records this value */
+    unsigned batch;                  /* inside eqx_vmap: bit i set = batched at vmap level i;
+                                        those batch axes lead the shape, outermost first */
 } eqx_array;
 
 /* New zero-filled array. Caller owns *out (eqx_array_free). */
@@ -153,8 +155,13 @@ void eqx_array_free(eqx_array *a);
 /* Typed data pointers (borrowed); NULL when the dtype differs. */
 float *eqx_array_f32(const eqx_array *a);
 int32_t *eqx_array_i32(const eqx_array *a);
-/* Writes "(3, 4)" into buf (always NUL-terminated); returns buf. */
+/* Writes "(3, 4)" into buf (always NUL-terminated); returns buf. Inside eqx_vmap this is the
+ * per-example shape (batch axes hidden), as jax.vmap shows a tracer's shape. */
 char *eqx_shape_str(const eqx_array *a, char *buf, size_t n);
+/* The per-example ("logical") shape into shape[EQX_MAX_DIMS]; returns its rank. Outside
+ * eqx_vmap it is a->ndim/a->shape. Layers and per-example code should read shapes this
+ * way; a->data inside eqx_vmap holds the whole batch (batch axes first). */
+int eqx_array_shape(const eqx_array *a, int64_t *shape);
 
 /* ---------------------------------------------------------------- trees */
 
@@ -337,6 +344,75 @@ typedef eqx_status (*eqx_loss_fn)(eqx_ctx *ctx, const eqx_tree *model, void *use
  * Not re-entrant within one ctx (no grad of grad). */
 eqx_status eqx_filter_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
                                      void *user, float *value, eqx_tree **grads);
+
+/* Like eqx_filter_value_and_grad, but the loss comes back as the 0-d float32 array the
+ * loss function returned (owned by ctx): what a jitted training step returns. */
+eqx_status eqx_filter_value_and_grad_array(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
+                                           void *user, eqx_array **value, eqx_tree **grads);
+
+/* ---------------------------------------------------------------- transforms (vmap.c, jit.c) */
+
+/* The functions eqx_vmap and eqx_filter_jit transform: a tree of arguments (a tuple, one
+ * child per argument) to a tree of results. Arrays in *out may be ctx-owned op results;
+ * the tree itself is the caller's (one reference). user is fixed when the transform is
+ * made, like a closure: data that changes between calls must come through args. */
+typedef eqx_status (*eqx_fn)(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tree **out);
+
+/* in_axes entry for an argument that is not mapped (JAX's None). */
+#define EQX_UNMAPPED (-100)
+
+typedef struct eqx_vmapped eqx_vmapped;
+/* jax.vmap / eqx.filter_vmap: fn maps over axis in_axes[i] of every array leaf of argument
+ * i (non-array leaves are never mapped); results get the batch axis at out_axes. Each op
+ * runs once on the whole batch by its batching rule (a vmapped eqx_linear is one GEMM);
+ * an op without a rule fails with "batching rule for '<op>' not implemented". Nests
+ * (call an eqx_vmapped inside fn, or vmap eqx_vmapped_fn) and composes with
+ * eqx_filter_value_and_grad around it. in_axes is copied. Caller owns *out. */
+eqx_status eqx_vmap(eqx_fn fn, void *user, int nargs, const int *in_axes, int out_axes,
+                    eqx_vmapped **out);
+/* jax.vmap(model): the module is the mapped function (and is not mapped itself); call
+ * with args = (x,) or through eqx_vmapped_call_array. The module is retained. */
+eqx_status eqx_vmap_module(const eqx_tree *module, int in_axis, int out_axis,
+                           eqx_vmapped **out);
+/* Calls vf on args (a tuple or list of vf's nargs arguments). Caller owns *out. */
+eqx_status eqx_vmapped_call(eqx_ctx *ctx, const eqx_vmapped *vf, const eqx_tree *args,
+                            eqx_tree **out);
+/* One array in, one array out (e.g. a vmapped module). *out is owned by ctx. */
+eqx_status eqx_vmapped_call_array(eqx_ctx *ctx, const eqx_vmapped *vf, const eqx_array *x,
+                                  eqx_array **out);
+void eqx_vmapped_free(eqx_vmapped *vf);
+/* An eqx_fn that calls the eqx_vmapped passed as user: eqx_vmap(eqx_vmapped_fn, inner, ...)
+ * is vmap(vmap(f)). */
+eqx_status eqx_vmapped_fn(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tree **out);
+/* An eqx_fn for "call a module": args = (module, x) gives module(x) as an array leaf; so
+ * eqx_vmap(eqx_module_fn, NULL, 2, (int[]){EQX_UNMAPPED, 0}, 0) maps x with the module
+ * as an unmapped argument. */
+eqx_status eqx_module_fn(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tree **out);
+
+typedef struct eqx_jitted eqx_jitted;
+/* eqx.filter_jit: the first call for a given (treedef, static leaves, array shapes and
+ * dtypes) of the arguments traces fn (running it once, recording every kernel) and plans
+ * its buffers; later calls with the same key replay the recorded program without calling
+ * fn and without allocating. Array leaves are traced; every other leaf (function,
+ * scalar, string, none) is static and compared by value: a change re-traces. Arrays fn
+ * reaches other than through args are constants of the program (kept by reference). Caller
+ * owns *out (eqx_jitted_free). */
+eqx_status eqx_filter_jit(eqx_fn fn, void *user, eqx_jitted **out);
+/* jax.jit: the same, but every leaf of args must be an array (or none); any other leaf
+ * fails with EQX_ERR_NOT_ARRAY naming its path and type, and pointing to eqx_filter_jit. */
+eqx_status eqx_jit(eqx_fn fn, void *user, eqx_jitted **out);
+/* Calls the jitted function. *out (caller owns one reference) holds arrays owned by the
+ * program's output buffers: release it before the next-but-one call to let the program
+ * reuse them (it keeps two sets and allocates a new set only if both are still held).
+ * Inside another transform (vmap, grad, another jit's trace) fn is inlined, as in JAX. */
+eqx_status eqx_jitted_call(eqx_ctx *ctx, eqx_jitted *jf, const eqx_tree *args, eqx_tree **out);
+/* How many times fn has been traced (once per distinct key). */
+int eqx_jitted_trace_count(const eqx_jitted *jf);
+void eqx_jitted_free(eqx_jitted *jf);
+
+/* Matrix products (cblas_sgemm calls) issued so far by this thread, forward and backward:
+ * lets tests prove that a vmapped layer is one GEMM, not a loop. */
+long eqx_debug_gemm_calls(void);
 
 /* ---------------------------------------------------------------- PRNG (threefry-2x32) */
 
