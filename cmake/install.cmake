@@ -18,7 +18,8 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/eqlint.1 DESTINATION ${CMAKE_INSTALL_MA
 
 if(TARGET eqx)
   # The include directory the runtime declares is a source-tree path; installed consumers
-  # must see the installed header instead (install(EXPORT) rejects source paths).
+  # must see the installed header instead (install(EXPORT) rejects source paths). This
+  # INSTALL_INTERFACE entry is the only one: `INCLUDES DESTINATION` would add it twice.
   set_target_properties(eqx PROPERTIES INTERFACE_INCLUDE_DIRECTORIES
     "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/runtime/include>;$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
   # OpenBLAS is linked by absolute path in the build tree; an installed package must find it
@@ -39,8 +40,7 @@ if(TARGET eqx)
 
   install(TARGETS eqx EXPORT eqxTargets
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-          INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(FILES ${PROJECT_SOURCE_DIR}/runtime/include/eqx.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
