@@ -197,6 +197,7 @@ static char *read_stdin(size_t *len) {
 /* --show-settings: what this run would do, after every option has been applied. */
 static void show_settings(int format, const char *output_file, const char *color,
                           bool summary, bool quiet, bool statistics, bool exit_zero,
+                          int jobs, bool prefilter,
                           const char *stdin_name, char **paths, size_t npaths,
                           const eql_ruleset *rules) {
   printf("format          = %s\n", eql_emit_format_name((eql_emit_format)format));
@@ -207,6 +208,9 @@ static void show_settings(int format, const char *output_file, const char *color
   printf("quiet           = %s\n", quiet ? "true" : "false");
   printf("statistics      = %s\n", statistics ? "true" : "false");
   printf("exit-zero       = %s\n", exit_zero ? "true" : "false");
+  if (jobs > 0) printf("jobs            = %d\n", jobs);
+  else fputs("jobs            = auto (one per core)\n", stdout);
+  printf("prefilter       = %s\n", prefilter ? "true" : "false");
   /* stdin_name is NULL when standard input is not read. */
   fputs("stdin           = ", stdout);
   if (stdin_name) {
@@ -354,7 +358,8 @@ static int cmd_check(int argc, char **argv) {
   eql_ruleset rules;
   if (build_ruleset(&rules, selects, nselect, ignores, nignore) != 0) goto done;
   if (show_config) {
-    show_settings(format, output_file, color, summary, quiet, statistics, exit_zero,
+    show_settings(format, output_file, color, summary, quiet, statistics, exit_zero, jobs,
+                  prefilter,
                   use_stdin ? (stdin_name ? stdin_name : "-") : NULL, paths, npaths, &rules);
     status = fflush(stdout) == 0 ? EXIT_CLEAN : EXIT_TROUBLE;
     goto done;

@@ -196,7 +196,11 @@ case $CASE in
     out_has '^  EQX001 on +optimizer-init-unfiltered +error$'
     out_has '^  EQX003 off +unfiltered-transform'
     out_has '^rules += [0-9]+ of [0-9]+ selected$'
-    [ ! -e r.sarif ] || fail "--show-settings wrote a report" ;;
+    [ ! -e r.sarif ] || fail "--show-settings wrote a report"
+    out_has '^jobs += auto'; out_has '^prefilter += true$'; out_has '^stdin += false$'
+    run check --show-settings -j 3 --no-prefilter - --stdin-filename a.py; rc_is 0
+    out_has '^jobs += 3$'; out_has '^prefilter += false$'; out_has '^stdin += true \(as a\.py\)$'
+    out_has '^paths += \[\]$' ;;
   help_lists_flags)
     run check --help; rc_is 0
     for opt in --output-file --statistics --exit-zero --quiet --stdin-filename --show-files \
