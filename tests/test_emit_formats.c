@@ -1,16 +1,15 @@
-/* Snapshot and property tests of the machine-readable emitters (json, json-lines, sarif,
- * github, gitlab, junit, pylint) and of the pieces behind them (fingerprints, escaping,
- * report paths, statistics, atomic output files).
+/* Snapshot and property tests of the emitters and of the pieces behind the machine formats
+ * (fingerprints, escaping, report paths, statistics, atomic output files).
  *
- * Every format renders ONE canonical diagnostic set (canonical() below): two Python files,
- * one with a space in its name, and a notebook cell; a non-ASCII message, a multi-line span, a related location,
- * two findings on identical lines, characters each format must escape (% : , < & " and an
- * invalid UTF-8 byte) and an EQX999 syntax error. The expected bytes live in
- * tests/data/snapshots/canonical.<format>; run the suite with EQL_UPDATE_SNAPSHOTS=1 to
- * rewrite them after an intended change, then review the diff like code (Ruff's insta
- * workflow). The SARIF snapshot leaves out the rule table and the ruleIndex values (both
- * change with every rule added to rules.def; test_sarif_structure checks them) and stands
- * @VERSION@ for the version. */
+ * Every format (full and concise included) renders ONE canonical diagnostic set
+ * (canonical() below): two Python files, one with a space in its name, and a notebook cell;
+ * a non-ASCII message, a multi-line span, a related location, two findings on identical
+ * lines, characters each format must escape (% : , < & " and an invalid UTF-8 byte) and an
+ * EQX999 syntax error. The expected bytes live in tests/data/snapshots/canonical.<format>;
+ * run the suite with EQL_UPDATE_SNAPSHOTS=1 to rewrite them after an intended change, then
+ * review the diff like code (Ruff's insta workflow). The SARIF snapshot leaves out the rule
+ * table and the ruleIndex values (both change with every rule added to rules.def;
+ * test_sarif_structure checks them) and stands @VERSION@ for the version. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -190,6 +189,11 @@ static void snapshot_format(eql_emit_format fmt, const char *name) {
   eql_diag_list_free(&l);
 }
 
+/* The human formats render the same set too (test_emit.c covers their terminal subtleties). */
+static void test_snapshot_full(void) { snapshot_format(EQL_EMIT_FULL, "canonical.full"); }
+static void test_snapshot_concise(void) {
+  snapshot_format(EQL_EMIT_CONCISE, "canonical.concise");
+}
 static void test_snapshot_json(void) { snapshot_format(EQL_EMIT_JSON, "canonical.json"); }
 static void test_snapshot_json_lines(void) {
   snapshot_format(EQL_EMIT_JSON_LINES, "canonical.jsonl");
@@ -850,6 +854,7 @@ static int setup(void) {
 int main(void) {
   if (setup() != 0) return 2;
   static const eql_test tests[] = {
+      EQL_TEST(test_snapshot_full),      EQL_TEST(test_snapshot_concise),
       EQL_TEST(test_snapshot_json),      EQL_TEST(test_snapshot_json_lines),
       EQL_TEST(test_snapshot_sarif),     EQL_TEST(test_snapshot_github),
       EQL_TEST(test_snapshot_gitlab),    EQL_TEST(test_snapshot_junit),
