@@ -42,12 +42,18 @@ struct eql_project {
   bool keep_trees;
   bool no_prefilter;
   int jobs;             /* pass 2 threads */
+  size_t max_bytes;     /* per-file budget (0: none) */
+  unsigned timeout_ms;
+  eql_error_cb on_skip;
+  void *skip_ud;
 };
 
 eql_project *eql_project_new(void) {
   eql_project *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   p->index_dirty = true;
+  p->max_bytes = (size_t)16 << 20;
+  p->timeout_ms = 20000;
   return p;
 }
 
@@ -66,6 +72,7 @@ void eql_project_free(eql_project *p) {
 }
 
 static pfile *find_file(eql_project *p, const char *path);
+static const char *timeout_reason(const eql_project *p, char *buf, size_t n);
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
@@ -163,6 +170,13 @@ static int add(eql_project *p, eql_source *src) {
   eql_facts *facts = mod ? eql_python_facts_incremental(src, mod, is_init, NULL,
                                                         p->keep_trees ? &tree : NULL)
                          : NULL;
+  if (!facts && mod && !strcmp(eql_python_last_error(), "timeout")) {
+    char why[200];
+    if (p->on_skip) p->on_skip(src->path, timeout_reason(p, why, sizeof why), p->skip_ud);
+    free(mod);
+    eql_source_free(src);
+    return 0;
+  }
   if (!facts) {
     eql_facts_free(facts);
     free(mod);
@@ -364,6 +378,28 @@ static int add_notebook(eql_project *p, eql_source *raw, const char **err) {
 }
 
 void eql_project_prefilter(eql_project *p, bool on) { p->no_prefilter = !on; }
+
+void eql_project_set_budget(eql_project *p, size_t max_bytes, unsigned timeout_ms,
+                            eql_error_cb on_skip, void *ud) {
+  p->max_bytes = max_bytes;
+  p->timeout_ms = timeout_ms;
+  p->on_skip = on_skip;
+  p->skip_ud = ud;
+}
+
+/* Why a file is over the budget, in `buf`; NULL when it is within it. */
+static const char *over_budget(const eql_project *p, const eql_source *src, char *buf, size_t n) {
+  if (!p->max_bytes || src->len <= p->max_bytes) return NULL;
+  snprintf(buf, n, "skipped: %.1f MiB is over the per-file budget of %.1f MiB (--max-file-size)",
+           (double)src->len / (1 << 20), (double)p->max_bytes / (1 << 20));
+  return buf;
+}
+
+static const char *timeout_reason(const eql_project *p, char *buf, size_t n) {
+  snprintf(buf, n, "skipped: parsing took longer than the per-file budget of %u ms (--parse-timeout)",
+           p->timeout_ms);
+  return buf;
+}
 void eql_project_set_jobs(eql_project *p, int jobs) { p->jobs = jobs; }
 
 size_t eql_project_nskipped(const eql_project *p) {
@@ -375,6 +411,13 @@ size_t eql_project_nskipped(const eql_project *p) {
 int eql_project_add_file(eql_project *p, const char *path, const char **err) {
   eql_source *src = eql_source_read(path, err);
   if (!src) return -1;
+  char why[200];
+  eql_python_set_timeout((uint64_t)p->timeout_ms * 1000);
+  if (over_budget(p, src, why, sizeof why)) {
+    if (p->on_skip) p->on_skip(path, why, p->skip_ud);
+    eql_source_free(src);
+    return 0;
+  }
   if (ends_with(path, ".ipynb")) return add_notebook(p, src, err);
   if (!p->no_prefilter && !mentions_jax(src)) {
     if (add_skipped(p, src) < 0) {
@@ -549,6 +592,7 @@ typedef struct loaded {
   int is_init;
   eql_cellmap cells;
   bool skipped;
+  bool budget;          /* over the per-file budget: reported, not checked */
   const char *err;      /* static string, or errbuf */
   char errbuf[256];     /* a worker's message must outlive the worker */
 } loaded;
@@ -558,14 +602,21 @@ typedef struct load_job {
   size_t n;
   loaded *out;
   bool prefilter;
+  const eql_project *p;
   atomic_size_t next;
 } load_job;
 
-static void load_one(const char *path, bool prefilter, loaded *l) {
+static void load_one(const eql_project *p, const char *path, bool prefilter, loaded *l) {
   char *msg = l->errbuf;
   size_t msglen = sizeof l->errbuf;
   eql_source *src = eql_source_read(path, &l->err);
   if (!src) return;
+  if (over_budget(p, src, msg, msglen)) {
+    l->budget = true;
+    l->err = msg;
+    eql_source_free(src);
+    return;
+  }
   if (ends_with(path, ".ipynb")) {
     char *text = NULL;
     size_t len = 0;
@@ -596,7 +647,17 @@ static void load_one(const char *path, bool prefilter, loaded *l) {
   l->src = src;
   if (!l->skipped) {
     l->facts = eql_python_facts(src, l->module_name, l->is_init);
-    if (!l->facts) l->err = "out of memory";
+    if (!l->facts && !strcmp(eql_python_last_error(), "timeout")) {
+      l->budget = true;
+      l->err = timeout_reason(p, msg, msglen);
+      eql_source_free(src);
+      l->src = NULL;
+      free(l->module_name);
+      l->module_name = NULL;
+      eql_cellmap_free(&l->cells);
+    } else if (!l->facts) {
+      l->err = "out of memory";
+    }
   }
 }
 
@@ -605,7 +666,7 @@ static void *load_worker(void *arg) {
   for (;;) {
     size_t i = atomic_fetch_add(&j->next, 1);
     if (i >= j->n) break;
-    load_one(j->paths[i], j->prefilter, &j->out[i]);
+    load_one(j->p, j->paths[i], j->prefilter, &j->out[i]);
   }
   return NULL;
 }
@@ -614,7 +675,8 @@ long eql_project_add_files(eql_project *p, const char *const *paths, size_t n, i
                            eql_error_cb on_error, void *ud) {
   loaded *out = calloc(n ? n : 1, sizeof *out);
   if (!out) return -1;
-  load_job j = {paths, n, out, !p->no_prefilter, 0};
+  load_job j = {paths, n, out, !p->no_prefilter, p, 0};
+  eql_python_set_timeout((uint64_t)p->timeout_ms * 1000);
   if (jobs <= 0) jobs = ncores();
   if ((size_t)jobs > n) jobs = (int)(n ? n : 1);
   pthread_t th[64];
@@ -627,6 +689,10 @@ long eql_project_add_files(eql_project *p, const char *const *paths, size_t n, i
   int oom = 0;
   for (size_t i = 0; i < n; i++) {
     loaded *l = &out[i];
+    if (l->budget) {
+      if (p->on_skip) p->on_skip(paths[i], l->err, p->skip_ud);
+      continue;
+    }
     int ok = l->src && (l->facts || l->skipped);
     if (ok && !oom && grow(p) < 0) oom = 1;
     if (!ok || oom) {

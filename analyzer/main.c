@@ -75,6 +75,8 @@ static const char check_usage[] =
     "  -j, --jobs N        Check files on N threads (default: one per core); output order\n"
     "                      never depends on N\n"
     "      --no-prefilter  Also parse files that mention none of jax, equinox, optax\n"
+    "      --max-file-size MIB  Skip (and report) files larger than this (default 16; 0: no limit)\n"
+    "      --parse-timeout MS   Skip (and report) a file whose parse takes longer (default 20000)\n"
     "  --stdin-filename NAME\n"
     "                      Name of the file read from standard input (`-` as a PATH, or\n"
     "                      no PATH at all), used in reports and for cross-file imports\n"
@@ -234,6 +236,14 @@ static void show_settings(int format, const char *output_file, const char *color
            eql_rules[r].name, eql_severity_name(eql_rules[r].severity));
 }
 
+/* A file over the per-file budget: said on stderr, not an error (the run goes on). */
+static void warn_skipped(const char *path, const char *reason, void *ud) {
+  (void)ud;
+  fputs("eqlint: warning: ", stderr);
+  eql_emit_escaped(stderr, path);
+  fprintf(stderr, ": %s\n", reason);
+}
+
 /* Reports a file that could not be read and counts it; the run goes on. */
 static void count_read_error(const char *path, const char *reason, void *ud) {
   print_read_error(NULL, path, reason);
@@ -254,6 +264,8 @@ static int cmd_check(int argc, char **argv) {
       {"exit-zero", no_argument, NULL, 'e'},
       {"jobs", required_argument, NULL, 'j'},
       {"no-prefilter", no_argument, NULL, 'P'},
+      {"max-file-size", required_argument, NULL, 'M'},
+      {"parse-timeout", required_argument, NULL, 'O'},
       {"stdin-filename", required_argument, NULL, 'N'},
       {"show-files", no_argument, NULL, 'L'},
       {"show-settings", no_argument, NULL, 'G'},
@@ -269,6 +281,8 @@ static int cmd_check(int argc, char **argv) {
   char *stdin_data = NULL;
   int jobs = 0; /* 0: one thread per core */
   bool prefilter = true;
+  double max_mib = 16;       /* per-file budget */
+  unsigned timeout_ms = 20000;
   eql_emit_file report = {0};
   char root[4096];
   /* No list can hold more entries than there are arguments. */
@@ -331,6 +345,19 @@ static int cmd_check(int argc, char **argv) {
         break;
       }
       case 'P': prefilter = false; break;
+      case 'M':
+      case 'O': {
+        char *end = NULL;
+        double v = strtod(optarg, &end);
+        if (!end || *end || v < 0 || v > 1e9) {
+          fprintf(stderr, "eqlint: error: --%s takes a non-negative number, not '%s'\n",
+                  c == 'M' ? "max-file-size" : "parse-timeout", optarg);
+          goto done;
+        }
+        if (c == 'M') max_mib = v;
+        else timeout_ms = (unsigned)v;
+        break;
+      }
       case 'N': stdin_name = optarg; break;
       case 'L': show_files = true; break;
       case 'G': show_config = true; break;
@@ -405,6 +432,7 @@ static int cmd_check(int argc, char **argv) {
   }
   size_t read_errors = 0;
   eql_project_prefilter(project, prefilter);
+  eql_project_set_budget(project, (size_t)(max_mib * 1048576.0), timeout_ms, warn_skipped, NULL);
   eql_project_set_jobs(project, jobs > 0 ? jobs : -1);
   if (eql_project_add_files(project, (const char *const *)files.paths, files.n, jobs,
                             count_read_error, &read_errors) < 0) {

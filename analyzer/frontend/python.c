@@ -1142,6 +1142,12 @@ static const char *package_of(eql_arena *a, const char *module_name, bool is_ini
   return dot ? eql_arena_strndup(a, module_name, (size_t)(dot - module_name)) : "";
 }
 
+static _Atomic uint64_t parse_timeout_us;
+static __thread const char *last_error = "out of memory";
+
+void eql_python_set_timeout(uint64_t micros) { parse_timeout_us = micros; }
+const char *eql_python_last_error(void) { return last_error; }
+
 eql_facts *eql_python_facts(const eql_source *src, const char *module_name, bool is_package_init) {
   return eql_python_facts_incremental(src, module_name, is_package_init, NULL, NULL);
 }
@@ -1166,9 +1172,12 @@ eql_facts *eql_python_facts_incremental(const eql_source *src, const char *modul
     eql_arena_free(arena);
     return NULL;
   }
+  last_error = "out of memory";
+  ts_parser_set_timeout_micros(parser, parse_timeout_us);
   TSTree *tree = ts_parser_parse_string(parser, old_tree, src->text, src->len);
   ts_parser_delete(parser);
   if (!tree) {
+    if (parse_timeout_us) last_error = "timeout"; /* tree-sitter gives up only on its budget */
     eql_arena_free(arena);
     return NULL;
   }

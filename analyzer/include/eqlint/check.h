@@ -37,6 +37,13 @@ long eql_project_add_files(eql_project *p, const char *const *paths, size_t n, i
  * A skipped file is parsed later only if a checked file imports it, so the index still sees
  * every Module class that is used. */
 void eql_project_prefilter(eql_project *p, bool on);
+/* A per-file budget, so one pathological file cannot stall a run: files larger than
+ * max_bytes are not parsed, nor is a parse allowed more than timeout_ms (0: no limit for
+ * either). Defaults: 16 MiB and 20 s. Skipped files are reported through on_skip(path,
+ * reason, ud) (may be NULL) and produce no diagnostics. */
+void eql_project_set_budget(eql_project *p, size_t max_bytes, unsigned timeout_ms,
+                            eql_error_cb on_skip, void *ud);
+
 /* Threads for eql_project_run (0: one per core; default 1). Output order never changes. */
 void eql_project_set_jobs(eql_project *p, int jobs);
 /* Files added but skipped by the prefilter (never parsed). */

@@ -235,6 +235,13 @@ void eql_facts_free(eql_facts *f);
  * with ts_tree_edit) may be NULL; when `new_tree` is non-NULL it receives the new tree
  * (caller owns, ts_tree_delete). Kept as void pointers so this header stays free of
  * tree-sitter types. */
+/* Parse-time budget for every later parse in this process (0 = none): a file whose parse
+ * takes longer makes eql_python_facts* return NULL with eql_python_last_error() = "timeout".
+ * Set it before starting threads. */
+void eql_python_set_timeout(uint64_t micros);
+/* Why the last eql_python_facts* call on this thread returned NULL: "timeout" or
+ * "out of memory". */
+const char *eql_python_last_error(void);
 eql_facts *eql_python_facts_incremental(const eql_source *src, const char *module_name,
                                         bool is_package_init, void *old_tree, void **new_tree);
 
