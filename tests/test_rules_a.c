@@ -1,0 +1,115 @@
+/* Unit tests of the rule group "a" (EQX004, EQX007, EQX015, EQX016) on small in-memory
+ * programs: what each rule reports, where, and what it says; the fixtures cover realistic
+ * programs, these pin the edges and the messages. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "eqlint/check.h"
+
+static eql_diag_list run(const char *code) {
+  eql_project *p = eql_project_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  CU_ASSERT_EQUAL(eql_project_add_source(p, "t.py", code, strlen(code)), 0);
+  eql_ruleset rs;
+  eql_ruleset_all(&rs);
+  eql_diag_list out;
+  eql_diag_list_init(&out);
+  CU_ASSERT_EQUAL(eql_project_run(p, &rs, &out), 0);
+  eql_project_free(p);
+  return out;
+}
+
+static int count(const eql_diag_list *l, const char *code) {
+  int n = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code)) n++;
+  return n;
+}
+
+/* The first diagnostic of `code`, or NULL. */
+static const eql_diag *first(const eql_diag_list *l, const char *code) {
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code)) return &l->items[i];
+  return NULL;
+}
+
+#define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport optax\n" \
+             "from typing import Callable\n"
+
+/* ------------------------------------------------------------------ EQX007 */
+
+static void test_eqx007_carry_message_and_span(void) {
+  eql_diag_list l = run(HEAD
+                        "model = eqx.nn.MLP(2, 2, 8, 2, key=jax.random.PRNGKey(0))\n"
+                        "def step(c, x):\n"
+                        "    return c, x\n"
+                        "out = jax.lax.scan(step, (model, 0.0), xs)\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX007"), 1);
+  const eql_diag *d = first(&l, "EQX007");
+  CU_ASSERT_EQUAL(d->span.line, 9);
+  CU_ASSERT_EQUAL(d->span.col, 27); /* at `model` inside the tuple */
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "jax.lax.scan"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "carry"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "activation"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "eqx.partition"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "eqx.combine"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx007_bodies(void) {
+  eql_diag_list l = run(HEAD
+                        "class Cell(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    def update(self, h, x):\n"
+                        "        return h, x\n"
+                        "    def __call__(self, h, x):\n"
+                        "        return h, x\n"
+                        "cell = Cell(jnp.ones(3))\n"
+                        "a = jax.lax.scan(cell.update, h0, xs)\n"         /* bound method */
+                        "b = jax.lax.fori_loop(0, 3, cell, h0)\n"         /* Module instance */
+                        "c = jax.lax.scan(lambda h, x: cell.update(h, x), h0, xs)\n"
+                        "def body(h, x):\n"
+                        "    return cell(h, x)\n"
+                        "d = jax.lax.scan(body, h0, xs)\n"
+                        "e = jax.lax.scan(cell.w, h0, xs)\n");            /* a field, not a method */
+  CU_ASSERT_EQUAL(count(&l, "EQX007"), 2);
+  int lines[2] = {0, 0};
+  for (size_t i = 0, k = 0; i < l.n && k < 2; i++)
+    if (!strcmp(eql_rules[l.items[i].rule].code, "EQX007")) lines[k++] = (int)l.items[i].span.line;
+  CU_ASSERT_EQUAL(lines[0], 13);
+  CU_ASSERT_EQUAL(lines[1], 14);
+  const eql_diag *d = first(&l, "EQX007");
+  if (d) {
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "bound method"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "lambda"));
+  }
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx007_negatives(void) {
+  eql_diag_list l = run(HEAD
+                        "model = eqx.nn.MLP(2, 2, 8, 2, key=jax.random.PRNGKey(0))\n"
+                        "params, static = eqx.partition(model, eqx.is_array)\n"
+                        "lin = eqx.nn.Linear(2, 2, key=jax.random.PRNGKey(1))\n"
+                        "def step(c, x):\n"
+                        "    return c, x\n"
+                        "a = jax.lax.scan(step, params, xs)\n"                      /* partitioned */
+                        "b = jax.lax.scan(step, eqx.filter(model, eqx.is_array), xs)\n"
+                        "c = jax.lax.scan(step, (lin, jnp.zeros(2)), xs)\n"         /* all arrays */
+                        "d = jax.lax.fori_loop(0, 4, lambda i, v: v + 1, jnp.ones(3))\n"
+                        "e = jax.lax.while_loop(lambda s: s < 3, lambda s: s + 1, 0)\n"
+                        "f = jax.lax.cond(p, lambda v: v, lambda v: -v, jnp.ones(2))\n"
+                        "g = jax.lax.scan(step, load(), xs)\n");                    /* unknown */
+  CU_ASSERT_EQUAL(count(&l, "EQX007"), 0);
+  eql_diag_list_free(&l);
+}
+
+int main(void) {
+  static const eql_test tests[] = {
+    EQL_TEST(test_eqx007_carry_message_and_span),
+    EQL_TEST(test_eqx007_bodies),
+    EQL_TEST(test_eqx007_negatives),
+  };
+  return eql_cunit_run("rules_a", tests, sizeof tests / sizeof *tests);
+}
