@@ -37,15 +37,23 @@ fail:
 }
 
 eql_source *eql_source_read(const char *path, const char **err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  /* a FIFO or device named *.py would block or never end: only regular files are read */
+  struct stat st;
+  if (stat(path, &st) != 0) {
     *err = strerror(errno);
     return NULL;
   }
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-    fclose(f);
+  if (S_ISDIR(st.st_mode)) {
     *err = "is a directory";
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *err = "not a regular file";
+    return NULL;
+  }
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    *err = strerror(errno);
     return NULL;
   }
   size_t cap = 65536, len = 0;

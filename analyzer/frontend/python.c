@@ -1174,6 +1174,12 @@ eql_facts *eql_python_facts_incremental(const eql_source *src, const char *modul
   }
   last_error = "out of memory";
   ts_parser_set_timeout_micros(parser, parse_timeout_us);
+  /* Python ignores a UTF-8 byte-order mark; tree-sitter would see a stray token. Skip it
+   * with an included range, so every byte offset stays the file's own. */
+  if (src->len >= 3 && !memcmp(src->text, "\xEF\xBB\xBF", 3)) {
+    TSRange r = {{0, 3}, {UINT32_MAX, UINT32_MAX}, 3, UINT32_MAX};
+    ts_parser_set_included_ranges(parser, &r, 1);
+  }
   TSTree *tree = ts_parser_parse_string(parser, old_tree, src->text, src->len);
   ts_parser_delete(parser);
   if (!tree) {
