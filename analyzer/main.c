@@ -17,6 +17,7 @@
 
 #include "eqlint/check.h"
 #include "eqlint/emit.h"
+#include "eqlint/lsp.h"
 #include "eqlint/rules.h"
 #include "eqlint/walk.h"
 
@@ -34,6 +35,7 @@ static const char main_usage[] =
     "Commands:\n"
     "  check [PATH...]   Check Python files and directories (default: the current directory)\n"
     "  rule CODE         Explain a rule; `eqlint rule --all` lists every rule\n"
+    "  server            Run the language server for editors (LSP on stdin/stdout)\n"
     "  help [COMMAND]    Show this help, or a command's help\n"
     "  version           Show the version\n"
     "\n"
@@ -568,6 +570,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "rule") == 0) return cmd_rule(argc - 1, argv + 1);
+  if (strcmp(cmd, "server") == 0) return eql_lsp_main(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
     if (argc > 2) return usage_error(NULL, "'%s' takes no arguments", cmd);
     return print_version();

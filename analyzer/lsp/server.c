@@ -1,0 +1,1010 @@
+/* The language server: dispatch, open documents, and the protocol's view of diagnostics.
+ *
+ * One thread, one eql_project. At initialize every .py file of the workspace folders is
+ * added from disk (without kept trees: they are parsed once and only their facts matter
+ * to the index); an opened buffer replaces its file's entry with a fresh parse whose tree
+ * is kept, so each didChange is told to tree-sitter (eql_project_edit) and re-parsed
+ * incrementally (eql_project_set_source). Closing a buffer puts the on-disk file back.
+ *
+ * The loop reads ahead whatever input is already waiting (at most READ_AHEAD messages)
+ * before handling the oldest, which buys two things a strictly sequential loop cannot
+ * have: a burst of didChanges on one document is checked and published once, for its
+ * last version, and a $/cancelRequest queued behind its request cancels it.
+ *
+ * Invariants worth knowing: a document's tree is only ever re-used for text that reached
+ * it through eql_project_edit (anything else goes through remove + add, because handing
+ * tree-sitter an old tree for unrelated text silently corrupts the parse); a document's
+ * cached diagnostics are byte spans into the project's copy of its text, so they are used
+ * only when that copy is current (!dirty && !stale). */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eqlint/check.h"
+#include "eqlint/emit.h"
+#include "eqlint/lsp.h"
+#include "eqlint/rules.h"
+#include "eqlint/walk.h"
+#include "lsp_internal.h"
+
+#ifdef EQL_EMIT_RULE_URL_BASE
+#define EQL_LSP_RULE_URL_BASE EQL_EMIT_RULE_URL_BASE
+#else
+#define EQL_LSP_RULE_URL_BASE "https://eqlint.dev/rules/"
+#endif
+
+#define READ_AHEAD 256
+
+/* JSON-RPC and LSP error codes. */
+enum {
+  RPC_PARSE_ERROR = -32700,
+  RPC_INVALID_REQUEST = -32600,
+  RPC_METHOD_NOT_FOUND = -32601,
+  RPC_INVALID_PARAMS = -32602,
+  RPC_INTERNAL_ERROR = -32603,
+  LSP_SERVER_NOT_INITIALIZED = -32002,
+  LSP_REQUEST_CANCELLED = -32800,
+};
+
+typedef struct doc {
+  char *uri;
+  char *path;              /* the project's key for this buffer */
+  eql_lsp_text text;
+  json_int_t version;
+  bool was_in_project;     /* the path was a workspace file before the buffer opened */
+  bool dirty;              /* edits not yet handed to the project (set_source pending) */
+  bool stale;              /* the project changed since diags were computed */
+  eql_diag_list diags;
+} doc;
+
+typedef struct queued {
+  json_t *msg;             /* a parsed message, or NULL for a framing/parse error */
+  int err_code;
+  char *err_text;
+} queued;
+
+typedef enum { ST_UNINITIALIZED, ST_RUNNING, ST_SHUT_DOWN } server_state;
+
+typedef struct server {
+  eql_lsp_reader rd;
+  bool input_done;
+  int out;
+  bool write_failed;
+  FILE *log;
+  int verbose;
+  eql_project *project;
+  eql_ruleset rules;
+  doc **docs;
+  size_t ndocs, capdocs;
+  eql_lsp_encoding enc;
+  bool hover_markdown;
+  server_state state;
+  bool exit;
+  queued *q;
+  size_t qhead, qn, qcap;
+} server;
+
+static void logf_(server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(server *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("eqlint server: ", s->log);
+  vfprintf(s->log, fmt, ap);
+  fputc('\n', s->log);
+  va_end(ap);
+  fflush(s->log);
+}
+
+/* ---- JSON helpers ---- */
+
+/* A JSON string from bytes that may not be valid UTF-8 (messages quote users' code):
+ * invalid bytes become U+FFFD, because Jansson refuses them and the client would too. */
+static json_t *jstr(const char *str) {
+  json_t *j = json_string(str);
+  if (j) return j;
+  size_t n = strlen(str);
+  char *clean = malloc(3 * n + 1);
+  if (!clean) return NULL;
+  size_t o = 0;
+  const unsigned char *p = (const unsigned char *)str, *end = p + n;
+  while (p < end) {
+    unsigned c = *p;
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && p + len <= end;
+    for (size_t i = 1; ok && i < len; i++) ok = (p[i] & 0xC0) == 0x80;
+    if (ok) {
+      memcpy(clean + o, p, len);
+      o += len;
+      p += len;
+    } else {
+      memcpy(clean + o, "\xEF\xBF\xBD", 3);
+      o += 3;
+      p++;
+    }
+  }
+  clean[o] = 0;
+  j = json_string(clean); /* still NULL for overlong forms or surrogates: give up quietly */
+  free(clean);
+  return j ? j : json_string("?");
+}
+
+static const char *jget_str(const json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+/* A uint32 field of a position; negatives clamp to 0, huge values to UINT32_MAX. Returns
+ * false when missing or not an integer. */
+static bool jget_u32(const json_t *o, const char *key, uint32_t *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_integer(v)) return false;
+  json_int_t x = json_integer_value(v);
+  *out = x < 0 ? 0 : x > (json_int_t)UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+  return true;
+}
+
+static void send_msg(server *s, json_t *msg) {
+  if (!msg) return;
+  if (!s->write_failed) {
+    char *body = json_dumps(msg, JSON_COMPACT);
+    if (!body || eql_lsp_write(s->out, body, strlen(body)) < 0) {
+      if (body) logf_(s, "cannot write to the client (%s); stopping", strerror(errno));
+      else logf_(s, "out of memory while encoding a message; stopping");
+      s->write_failed = true;
+    }
+    free(body);
+  }
+  json_decref(msg);
+}
+
+static void respond(server *s, json_t *id, json_t *result) {
+  send_msg(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
+                        "result", result ? result : json_null()));
+}
+
+static void respond_error(server *s, json_t *id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void respond_error(server *s, json_t *id, int code, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  send_msg(s, json_pack("{s:s, s:O, s:{s:i, s:o}}", "jsonrpc", "2.0", "id",
+                        id ? id : json_null(), "error", "code", code, "message", jstr(text)));
+}
+
+static void notify(server *s, const char *method, json_t *params) {
+  send_msg(s, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params",
+                        params));
+}
+
+static void show_message(server *s, int type, const char *text) {
+  notify(s, "window/showMessage", json_pack("{s:i, s:o}", "type", type, "message", jstr(text)));
+}
+
+/* ---- documents ---- */
+
+static doc *find_doc(server *s, const char *uri) {
+  for (size_t i = 0; i < s->ndocs; i++)
+    if (!strcmp(s->docs[i]->uri, uri)) return s->docs[i];
+  return NULL;
+}
+
+static void doc_free(doc *d) {
+  if (!d) return;
+  free(d->uri);
+  free(d->path);
+  eql_lsp_text_free(&d->text);
+  eql_diag_list_free(&d->diags);
+  free(d);
+}
+
+/* Puts `path` into the project with this text and a fresh parse (never an old tree). */
+static int project_put_fresh(server *s, const char *path, const char *text, size_t len,
+                             bool keep_tree) {
+  eql_project_remove(s->project, path);
+  eql_project_keep_trees(s->project, keep_tree);
+  return eql_project_add_source(s->project, path, text, len);
+}
+
+static json_t *lsp_position(server *s, const eql_source *src, uint32_t byte) {
+  if (byte > src->len) byte = src->len;
+  uint32_t line = eql_source_line_of(src, byte);
+  uint32_t ch = s->enc == EQL_LSP_UTF8 ? byte - src->line_start[line - 1]
+                                       : eql_source_utf16_col_of(src, byte);
+  return json_pack("{s:i, s:i}", "line", (json_int_t)(line - 1), "character", (json_int_t)ch);
+}
+
+static json_t *lsp_range(server *s, const eql_source *src, uint32_t start, uint32_t end) {
+  return json_pack("{s:o, s:o}", "start", lsp_position(s, src, start), "end",
+                   lsp_position(s, src, end));
+}
+
+static int lsp_severity(eql_severity sev) {
+  switch (sev) {
+    case EQL_SEV_ERROR: return 1;
+    case EQL_SEV_WARNING: return 2;
+    case EQL_SEV_INFO: return 3;
+  }
+  return 3;
+}
+
+static json_t *lsp_diagnostic(server *s, const doc *d, const eql_source *src, const eql_diag *g) {
+  const eql_rule_info *ri = &eql_rules[g->rule];
+  char href[128];
+  snprintf(href, sizeof href, "%s%s", EQL_LSP_RULE_URL_BASE, ri->code);
+  json_t *o = json_pack("{s:o, s:i, s:s, s:{s:s}, s:s, s:o}", "range",
+                        lsp_range(s, src, g->span.start, g->span.end), "severity",
+                        lsp_severity(ri->severity), "code", ri->code, "codeDescription", "href",
+                        href, "source", "eqlint", "message", jstr(g->message));
+  if (!o) return NULL;
+  if (g->rule == EQL_R_EQX900) /* an unused noqa: editors grey it out */
+    json_object_set_new(o, "tags", json_pack("[i]", 1));
+  if (g->has_related) {
+    /* the related place is in the same file (eql_diag records no second path) */
+    json_object_set_new(
+        o, "relatedInformation",
+        json_pack("[{s:{s:s, s:o}, s:o}]", "location", "uri", d->uri, "range",
+                  lsp_range(s, src, g->related.start, g->related.end), "message",
+                  jstr(g->related_message ? g->related_message : "related location")));
+  }
+  return o;
+}
+
+/* Hands pending edits to the project: an incremental re-parse over the edited tree. */
+static void doc_sync(server *s, doc *d) {
+  if (!d->dirty) return;
+  if (eql_project_set_source(s->project, d->path, d->text.data ? d->text.data : "",
+                             d->text.len) < 0)
+    logf_(s, "out of memory re-parsing %s", d->path);
+  d->dirty = false;
+  d->stale = true;
+}
+
+/* Makes d->diags current for the project as it is now. */
+static void doc_check(server *s, doc *d) {
+  doc_sync(s, d);
+  if (!d->stale) return;
+  eql_diag_list_free(&d->diags);
+  if (eql_project_run_file(s->project, d->path, &s->rules, &d->diags) < 0) {
+    logf_(s, "checking %s failed (out of memory)", d->path);
+    eql_diag_list_free(&d->diags);
+  }
+  d->stale = false;
+}
+
+static void publish(server *s, doc *d) {
+  doc_check(s, d);
+  const eql_source *src = eql_project_source(s->project, d->path);
+  json_t *arr = json_array();
+  for (size_t i = 0; src && i < d->diags.n; i++)
+    json_array_append_new(arr, lsp_diagnostic(s, d, src, &d->diags.items[i]));
+  notify(s, "textDocument/publishDiagnostics",
+         json_pack("{s:s, s:I, s:o}", "uri", d->uri, "version", d->version, "diagnostics",
+                   arr));
+}
+
+/* Every open buffer again: after a save, a close or a configuration change the index or
+ * the rules changed, and a model class edited in one file changes findings in another. */
+static void recheck_all(server *s) {
+  for (size_t i = 0; i < s->ndocs; i++) {
+    s->docs[i]->stale = true;
+    publish(s, s->docs[i]);
+  }
+}
+
+static bool is_python_doc(const char *language, const char *path) {
+  if (language && !strcmp(language, "python")) return true;
+  size_t n = strlen(path);
+  return (n > 3 && !strcmp(path + n - 3, ".py")) || (n > 4 && !strcmp(path + n - 4, ".pyi"));
+}
+
+/* ---- the read-ahead queue ---- */
+
+static bool queue_push(server *s, json_t *msg, int code, const char *text) {
+  if (s->qn == s->qcap) {
+    if (s->qhead > 0) {
+      memmove(s->q, s->q + s->qhead, (s->qn - s->qhead) * sizeof *s->q);
+      s->qn -= s->qhead;
+      s->qhead = 0;
+    }
+    if (s->qn == s->qcap) {
+      size_t cap = s->qcap ? s->qcap * 2 : 16;
+      queued *q = realloc(s->q, cap * sizeof *q);
+      if (!q) {
+        json_decref(msg);
+        return false;
+      }
+      s->q = q;
+      s->qcap = cap;
+    }
+  }
+  queued *e = &s->q[s->qn++];
+  e->msg = msg;
+  e->err_code = code;
+  e->err_text = text ? strdup(text) : NULL;
+  return true;
+}
+
+/* Reads one message into the queue. False at end of input. */
+static bool read_one(server *s) {
+  char *body = NULL, why[256];
+  size_t len = 0;
+  eql_lsp_read_status st = eql_lsp_read(&s->rd, &body, &len, why, sizeof why);
+  switch (st) {
+    case EQL_LSP_READ_EOF: s->input_done = true; return false;
+    case EQL_LSP_READ_BAD_HEADER:
+      logf_(s, "framing error: %s", why);
+      return queue_push(s, NULL, RPC_PARSE_ERROR, why);
+    case EQL_LSP_READ_TOO_LARGE:
+      logf_(s, "%s", why);
+      return queue_push(s, NULL, RPC_INVALID_REQUEST, why);
+    case EQL_LSP_READ_MESSAGE: break;
+  }
+  json_error_t err;
+  json_t *msg = json_loadb(body, len, JSON_ALLOW_NUL, &err);
+  free(body);
+  if (!msg) {
+    char text[300];
+    snprintf(text, sizeof text, "parse error at line %d, column %d: %s", err.line, err.column,
+             err.text);
+    logf_(s, "%s", text);
+    return queue_push(s, NULL, RPC_PARSE_ERROR, text);
+  }
+  return queue_push(s, msg, 0, NULL);
+}
+
+/* Is there, behind the message being handled, a didChange for `uri`? */
+static bool queued_change_for(server *s, const char *uri) {
+  for (size_t i = s->qhead; i < s->qn; i++) {
+    json_t *m = s->q[i].msg;
+    const char *method = m ? jget_str(m, "method") : NULL;
+    if (!method || strcmp(method, "textDocument/didChange")) continue;
+    const char *u = jget_str(json_object_get(json_object_get(m, "params"), "textDocument"), "uri");
+    if (u && !strcmp(u, uri)) return true;
+  }
+  return false;
+}
+
+/* Is there, behind the request being handled, a $/cancelRequest for its id? */
+static bool queued_cancel_for(server *s, json_t *id) {
+  for (size_t i = s->qhead; i < s->qn; i++) {
+    json_t *m = s->q[i].msg;
+    const char *method = m ? jget_str(m, "method") : NULL;
+    if (!method || strcmp(method, "$/cancelRequest")) continue;
+    if (json_equal(json_object_get(json_object_get(m, "params"), "id"), id)) return true;
+  }
+  return false;
+}
+
+/* ---- configuration ---- */
+
+/* A list setting: a comma-separated string or an array of strings, joined with commas.
+ * Returns a malloc'd string, NULL when absent; *bad when present but of the wrong type. */
+static char *setting_list(json_t *v, bool *bad) {
+  if (!v || json_is_null(v)) return NULL;
+  if (json_is_string(v)) return strdup(json_string_value(v));
+  if (!json_is_array(v)) {
+    *bad = true;
+    return NULL;
+  }
+  size_t n = 0, i;
+  json_t *e;
+  json_array_foreach(v, i, e) {
+    if (!json_is_string(e)) {
+      *bad = true;
+      return NULL;
+    }
+    n += strlen(json_string_value(e)) + 1;
+  }
+  char *out = calloc(1, n + 1);
+  if (!out) return NULL;
+  json_array_foreach(v, i, e) {
+    if (i) strcat(out, ",");
+    strcat(out, json_string_value(e));
+  }
+  return out;
+}
+
+/* Applies settings {"eqlint": {"select": ..., "ignore": ...}} (or the inner object
+ * itself). Absent keys mean the defaults: every rule. On an error the rules in force stay
+ * and the user is told. Returns true when the rules changed. */
+static bool apply_settings(server *s, json_t *settings) {
+  json_t *cfg = json_object_get(settings, "eqlint");
+  if (!json_is_object(cfg)) cfg = settings;
+  bool bad = false;
+  char *sel = json_is_object(cfg) ? setting_list(json_object_get(cfg, "select"), &bad) : NULL;
+  char *ign = json_is_object(cfg) ? setting_list(json_object_get(cfg, "ignore"), &bad) : NULL;
+  eql_ruleset rs;
+  char badcode[64], text[160];
+  int rc = 0;
+  if (bad) {
+    snprintf(text, sizeof text, "eqlint: settings `select` and `ignore` must be a string or "
+                                "a list of strings; keeping the previous rules");
+    rc = -1;
+  } else {
+    eql_ruleset_all(&rs);
+    if (sel && eql_ruleset_select(&rs, sel, badcode, sizeof badcode) < 0) rc = -1;
+    if (!rc && ign && eql_ruleset_ignore(&rs, ign, badcode, sizeof badcode) < 0) rc = -1;
+    if (rc)
+      snprintf(text, sizeof text, "eqlint: unknown rule code or prefix '%s' in the settings; "
+                                  "keeping the previous rules", badcode);
+  }
+  free(sel);
+  free(ign);
+  if (rc) {
+    logf_(s, "%s", text);
+    show_message(s, 1, text);
+    return false;
+  }
+  bool changed = memcmp(&rs, &s->rules, sizeof rs) != 0;
+  s->rules = rs;
+  return changed;
+}
+
+/* ---- workspace ---- */
+
+static void walk_error(void *ud, const char *path, const char *reason) {
+  logf_((server *)ud, "cannot read %s: %s", path, reason);
+}
+
+/* Adds every .py file under the workspace roots (each a file:// URI) from disk. */
+static void load_workspace(server *s, json_t *params) {
+  char *roots[64];
+  size_t nroots = 0;
+  json_t *folders = json_object_get(params, "workspaceFolders");
+  size_t i;
+  json_t *f;
+  if (json_is_array(folders)) {
+    json_array_foreach(folders, i, f) {
+      const char *uri = jget_str(f, "uri");
+      char *p = uri ? eql_lsp_uri_to_path(uri) : NULL;
+      if (p && p[0] == '/' && nroots < 64) roots[nroots++] = p;
+      else free(p);
+    }
+  }
+  if (nroots == 0) {
+    const char *uri = jget_str(params, "rootUri");
+    char *p = uri ? eql_lsp_uri_to_path(uri) : NULL;
+    if (!p && jget_str(params, "rootPath")) p = strdup(jget_str(params, "rootPath"));
+    if (p && p[0] == '/') roots[nroots++] = p;
+    else free(p);
+  }
+  if (nroots == 0) {
+    logf_(s, "no workspace folder: checking open buffers only");
+    return;
+  }
+  eql_walk_files files;
+  eql_walk_files_init(&files);
+  if (eql_walk((const char *const *)roots, nroots, &files, walk_error, s) < 0)
+    logf_(s, "out of memory while looking for files; the index is partial");
+  eql_project_keep_trees(s->project, false);
+  size_t added = 0;
+  for (i = 0; i < files.n; i++) {
+    const char *err = NULL;
+    if (eql_project_source(s->project, files.paths[i])) continue;
+    if (eql_project_add_file(s->project, files.paths[i], &err) == 0) added++;
+    else logf_(s, "cannot read %s: %s", files.paths[i], err ? err : "unknown error");
+  }
+  logf_(s, "workspace: %zu Python files indexed from %zu folder%s", added, nroots,
+        nroots == 1 ? "" : "s");
+  eql_walk_files_free(&files);
+  for (i = 0; i < nroots; i++) free(roots[i]);
+}
+
+/* ---- requests ---- */
+
+static void handle_initialize(server *s, json_t *id, json_t *params) {
+  json_t *caps = json_object_get(params, "capabilities");
+  json_t *encs = json_object_get(json_object_get(caps, "general"), "positionEncodings");
+  s->enc = EQL_LSP_UTF16; /* the protocol's default, and the one every client supports */
+  size_t i;
+  json_t *e;
+  json_array_foreach(encs, i, e) {
+    if (json_is_string(e) && !strcmp(json_string_value(e), "utf-8")) s->enc = EQL_LSP_UTF8;
+  }
+  json_t *formats = json_object_get(
+      json_object_get(json_object_get(caps, "textDocument"), "hover"), "contentFormat");
+  if (json_is_array(formats) && json_array_size(formats) > 0) {
+    s->hover_markdown = false;
+    json_array_foreach(formats, i, e) {
+      if (json_is_string(e) && !strcmp(json_string_value(e), "markdown")) s->hover_markdown = true;
+    }
+  }
+  json_t *opts = json_object_get(params, "initializationOptions");
+  if (json_is_object(opts)) apply_settings(s, opts);
+
+  json_t *result = json_pack(
+      "{s:{s:s, s:{s:b, s:i, s:{s:b}}, s:b, s:{s:[s]}}, s:{s:s, s:s}}", "capabilities",
+      "positionEncoding", s->enc == EQL_LSP_UTF8 ? "utf-8" : "utf-16", "textDocumentSync",
+      "openClose", 1, "change", 2 /* incremental */, "save", "includeText", 0, "hoverProvider",
+      1, "codeActionProvider", "codeActionKinds", "quickfix", "serverInfo", "name", "eqlint",
+      "version", EQL_VERSION);
+  respond(s, id, result);
+  s->state = ST_RUNNING;
+  /* the index is built right after answering, before any didOpen is read */
+  load_workspace(s, params);
+}
+
+/* The text document a request or notification is about, or NULL. */
+static doc *param_doc(server *s, json_t *params) {
+  const char *uri = jget_str(json_object_get(params, "textDocument"), "uri");
+  return uri ? find_doc(s, uri) : NULL;
+}
+
+/* Diagnostics of d whose span holds byte `off`. */
+static bool diag_at(const eql_diag *g, uint32_t off) {
+  return (g->span.start <= off && off < g->span.end) ||
+         (g->span.start == g->span.end && off == g->span.start);
+}
+
+static char *rule_doc_text(const eql_diag *g, bool markdown) {
+  const eql_rule_info *ri = &eql_rules[g->rule];
+  const char *docs = ri->doc ? ri->doc : "";
+  /* the doc is a comment's text: drop the blank the comment marker left before it */
+  while (*docs == ' ' || *docs == '\t' || *docs == '\n') docs++;
+  char *out = NULL;
+  size_t n = 0;
+  FILE *m = open_memstream(&out, &n);
+  if (!m) return NULL;
+  if (markdown)
+    fprintf(m, "**%s** `%s` (%s)\n\n%s\n", ri->code, ri->name, eql_severity_name(ri->severity),
+            g->message);
+  else
+    fprintf(m, "%s %s (%s)\n\n%s\n", ri->code, ri->name, eql_severity_name(ri->severity),
+            g->message);
+  if (g->help) fprintf(m, "\nhelp: %s\n", g->help);
+  fprintf(m, "\n---\n\n%s", docs);
+  if (fclose(m) != 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+static void handle_hover(server *s, json_t *id, json_t *params) {
+  json_t *pos = json_object_get(params, "position");
+  uint32_t line, ch;
+  if (!jget_u32(pos, "line", &line) || !jget_u32(pos, "character", &ch)) {
+    respond_error(s, id, RPC_INVALID_PARAMS, "hover needs textDocument.uri and a position");
+    return;
+  }
+  doc *d = param_doc(s, params);
+  if (!d) {
+    respond(s, id, json_null());
+    return;
+  }
+  bool was_dirty = d->dirty;
+  doc_check(s, d);
+  if (was_dirty) publish(s, d); /* the check ran anyway: let the editor see it */
+  const eql_source *src = eql_project_source(s->project, d->path);
+  uint32_t off = eql_lsp_offset_of(d->text.data ? d->text.data : "", d->text.len, line, ch,
+                                   s->enc, NULL);
+  char *all = NULL;
+  size_t alln = 0;
+  FILE *m = open_memstream(&all, &alln);
+  const eql_diag *first = NULL;
+  for (size_t i = 0; m && src && i < d->diags.n; i++) {
+    const eql_diag *g = &d->diags.items[i];
+    if (!diag_at(g, off)) continue;
+    char *t = rule_doc_text(g, s->hover_markdown);
+    if (!t) continue;
+    if (first) fputs("\n\n---\n\n", m);
+    fputs(t, m);
+    free(t);
+    if (!first) first = g;
+  }
+  if (m) fclose(m);
+  if (!first) {
+    free(all);
+    respond(s, id, json_null());
+    return;
+  }
+  json_t *res = json_pack("{s:{s:s, s:o}, s:o}", "contents", "kind",
+                          s->hover_markdown ? "markdown" : "plaintext", "value", jstr(all),
+                          "range", lsp_range(s, src, first->span.start, first->span.end));
+  free(all);
+  respond(s, id, res);
+}
+
+/* The fix engine's plug-in point. eqlint has no fix engine yet: no diagnostic carries
+ * edits today (eql_rules[].fixable is false for every rule). When analyzer/fix.c lands,
+ * this is where each fix attached to `g` becomes a "quickfix" CodeAction (its edits
+ * converted with lsp_range, isPreferred for safe fixes), placed before the noqa actions.
+ * Returns the number of actions appended to `actions`. */
+static size_t eql_lsp_add_fix_actions(server *s, const doc *d, const eql_diag *g,
+                                      json_t *actions) {
+  (void)s;
+  (void)d;
+  (void)g;
+  (void)actions;
+  return 0;
+}
+
+/* "Suppress EQXnnn with `# noqa: EQXnnn`": an edit on the diagnostic's first line, or its
+ * last when the first ends in a backslash continuation (a comment there would be a syntax
+ * error; suppress.c honours either line). NULL when no such edit applies. */
+static json_t *noqa_action(server *s, const doc *d, const eql_source *src, const eql_diag *g) {
+  const char *code = eql_rules[g->rule].code;
+  uint32_t lines[2] = {g->span.line, g->span.end_line};
+  for (int k = 0; k < 2; k++) {
+    uint32_t ln = lines[k], len;
+    const char *text = eql_source_line(src, ln, &len);
+    if (!text) continue;
+    if (len > 0 && text[len - 1] == '\\') continue;
+    size_t at;
+    char *ins = NULL;
+    int rc = eql_lsp_noqa_edit(text, len, code, &at, &ins);
+    if (rc != 0) return NULL; /* already suppressed there, or out of memory */
+    uint32_t byte = src->line_start[ln - 1] + (uint32_t)at;
+    char title[96];
+    snprintf(title, sizeof title, "Suppress %s with `# noqa: %s`", code, code);
+    json_t *edit = json_pack("{s:{s:o, s:o}, s:o}", "range", "start", lsp_position(s, src, byte),
+                             "end", lsp_position(s, src, byte), "newText", jstr(ins));
+    free(ins);
+    json_t *changes = json_object();
+    json_object_set_new(changes, d->uri, json_pack("[o]", edit));
+    return json_pack("{s:s, s:s, s:[o], s:{s:o}}", "title", title, "kind", "quickfix",
+                     "diagnostics", lsp_diagnostic(s, d, src, g), "edit", "changes", changes);
+  }
+  return NULL;
+}
+
+static bool kind_wanted(json_t *only) {
+  if (!json_is_array(only)) return true;
+  size_t i;
+  json_t *e;
+  json_array_foreach(only, i, e) {
+    const char *k = json_string_value(e);
+    if (k && (!strcmp(k, "quickfix") || !k[0])) return true;
+  }
+  return false;
+}
+
+static void handle_code_action(server *s, json_t *id, json_t *params) {
+  json_t *range = json_object_get(params, "range");
+  uint32_t l0, c0, l1, c1;
+  if (!jget_u32(json_object_get(range, "start"), "line", &l0) ||
+      !jget_u32(json_object_get(range, "start"), "character", &c0) ||
+      !jget_u32(json_object_get(range, "end"), "line", &l1) ||
+      !jget_u32(json_object_get(range, "end"), "character", &c1)) {
+    respond_error(s, id, RPC_INVALID_PARAMS, "codeAction needs textDocument.uri and a range");
+    return;
+  }
+  doc *d = param_doc(s, params);
+  json_t *actions = json_array();
+  if (!d || !kind_wanted(json_object_get(json_object_get(params, "context"), "only"))) {
+    respond(s, id, actions);
+    return;
+  }
+  bool was_dirty = d->dirty;
+  doc_check(s, d);
+  if (was_dirty) publish(s, d);
+  const eql_source *src = eql_project_source(s->project, d->path);
+  const char *t = d->text.data ? d->text.data : "";
+  uint32_t a = eql_lsp_offset_of(t, d->text.len, l0, c0, s->enc, NULL);
+  uint32_t b = eql_lsp_offset_of(t, d->text.len, l1, c1, s->enc, NULL);
+  if (b < a) {
+    uint32_t x = a;
+    a = b;
+    b = x;
+  }
+  for (size_t i = 0; src && i < d->diags.n; i++) {
+    const eql_diag *g = &d->diags.items[i];
+    if (g->span.start > b || g->span.end < a) continue;
+    eql_lsp_add_fix_actions(s, d, g, actions);
+    /* a line noqa never hides a syntax error (suppress.c), so offering one would lie */
+    if (g->rule == EQL_R_EQX999) continue;
+    /* one suppression per code and line, however many diagnostics share them */
+    bool dup = false;
+    for (size_t k = 0; k < i && !dup; k++) {
+      const eql_diag *h = &d->diags.items[k];
+      dup = h->rule == g->rule && h->span.line == g->span.line &&
+            h->span.start <= b && h->span.end >= a;
+    }
+    if (dup) continue;
+    json_t *act = noqa_action(s, d, src, g);
+    if (act) json_array_append_new(actions, act);
+  }
+  respond(s, id, actions);
+}
+
+static void handle_request(server *s, json_t *id, const char *method, json_t *params) {
+  if (s->verbose) logf_(s, "request %s", method);
+  if (queued_cancel_for(s, id)) {
+    respond_error(s, id, LSP_REQUEST_CANCELLED, "request cancelled");
+    return;
+  }
+  if (s->state == ST_UNINITIALIZED && strcmp(method, "initialize")) {
+    respond_error(s, id, LSP_SERVER_NOT_INITIALIZED,
+                  "the server is not initialized: send `initialize` first");
+    return;
+  }
+  if (s->state == ST_SHUT_DOWN) {
+    respond_error(s, id, RPC_INVALID_REQUEST, "the server is shut down: only `exit` is allowed");
+    return;
+  }
+  if (!strcmp(method, "initialize")) {
+    if (s->state != ST_UNINITIALIZED)
+      respond_error(s, id, RPC_INVALID_REQUEST, "`initialize` may be sent only once");
+    else handle_initialize(s, id, json_is_object(params) ? params : NULL);
+  } else if (!strcmp(method, "shutdown")) {
+    s->state = ST_SHUT_DOWN;
+    respond(s, id, json_null());
+  } else if (!strcmp(method, "textDocument/hover")) {
+    handle_hover(s, id, params);
+  } else if (!strcmp(method, "textDocument/codeAction")) {
+    handle_code_action(s, id, params);
+  } else {
+    respond_error(s, id, RPC_METHOD_NOT_FOUND, "unknown method '%s'", method);
+  }
+}
+
+/* ---- notifications ---- */
+
+static void did_open(server *s, json_t *params) {
+  json_t *td = json_object_get(params, "textDocument");
+  const char *uri = jget_str(td, "uri");
+  json_t *jtext = json_object_get(td, "text");
+  if (!uri || !json_is_string(jtext)) {
+    logf_(s, "didOpen without textDocument.uri and text: ignored");
+    return;
+  }
+  char *path = eql_lsp_uri_to_path(uri);
+  if (!path) {
+    logf_(s, "didOpen: cannot use URI %s: ignored", uri);
+    return;
+  }
+  if (!is_python_doc(jget_str(td, "languageId"), path)) {
+    free(path);
+    return;
+  }
+  doc *d = find_doc(s, uri);
+  bool reopened = d != NULL;
+  if (!d) {
+    d = calloc(1, sizeof *d);
+    doc **docs = s->ndocs == s->capdocs
+                     ? realloc(s->docs, (s->capdocs ? s->capdocs * 2 : 8) * sizeof *docs)
+                     : s->docs;
+    if (!d || !docs || !(d->uri = strdup(uri))) {
+      logf_(s, "out of memory opening %s", uri);
+      if (docs) s->docs = docs;
+      doc_free(d);
+      free(path);
+      return;
+    }
+    if (s->ndocs == s->capdocs) s->capdocs = s->capdocs ? s->capdocs * 2 : 8;
+    s->docs = docs;
+    d->path = path;
+    d->was_in_project = eql_project_source(s->project, path) != NULL;
+    s->docs[s->ndocs++] = d;
+  } else {
+    free(path);
+  }
+  (void)reopened;
+  d->version = json_integer_value(json_object_get(td, "version"));
+  d->text.len = 0;
+  if (eql_lsp_text_replace(&d->text, 0, 0, json_string_value(jtext), json_string_length(jtext)) <
+          0 ||
+      project_put_fresh(s, d->path, d->text.data ? d->text.data : "", d->text.len, true) < 0)
+    logf_(s, "out of memory (or file over 4 GiB) opening %s", uri);
+  d->dirty = false;
+  d->stale = true;
+  publish(s, d);
+}
+
+/* Applies one contentChange to the buffer and tells the kept tree. False when it was
+ * unusable (the document may now differ from the client's). */
+static bool apply_change(server *s, doc *d, json_t *ch) {
+  json_t *jtext = json_object_get(ch, "text");
+  if (!json_is_string(jtext)) return false;
+  const char *ins = json_string_value(jtext);
+  size_t n = json_string_length(jtext);
+  const char *t = d->text.data ? d->text.data : "";
+  uint32_t a = 0, b = (uint32_t)d->text.len;
+  json_t *range = json_object_get(ch, "range");
+  if (range) {
+    uint32_t l0, c0, l1, c1;
+    json_t *st = json_object_get(range, "start"), *en = json_object_get(range, "end");
+    if (!jget_u32(st, "line", &l0) || !jget_u32(st, "character", &c0) ||
+        !jget_u32(en, "line", &l1) || !jget_u32(en, "character", &c1))
+      return false;
+    bool k0 = false, k1 = false;
+    a = eql_lsp_offset_of(t, d->text.len, l0, c0, s->enc, &k0);
+    b = eql_lsp_offset_of(t, d->text.len, l1, c1, s->enc, &k1);
+    if (k0 || k1)
+      logf_(s, "didChange on %s: range %u:%u-%u:%u is outside the document; clamped", d->uri,
+            l0, c0, l1, c1);
+    if (b < a) {
+      uint32_t x = a;
+      a = b;
+      b = x;
+    }
+  }
+  uint32_t r0, col0, r1, col1, r2, col2;
+  eql_lsp_ts_point_of(t, d->text.len, a, &r0, &col0);
+  eql_lsp_ts_point_of(t, d->text.len, b, &r1, &col1);
+  eql_lsp_ts_point_after(r0, col0, ins, n, &r2, &col2);
+  if (eql_lsp_text_replace(&d->text, a, b, ins, n) < 0) return false;
+  eql_project_edit(s->project, d->path, a, b, a + (uint32_t)n, r0, col0, r1, col1, r2, col2);
+  d->dirty = true;
+  return true;
+}
+
+static void did_change(server *s, json_t *params) {
+  doc *d = param_doc(s, params);
+  if (!d) {
+    if (s->verbose) logf_(s, "didChange for a document that is not open: ignored");
+    return;
+  }
+  json_t *changes = json_object_get(params, "contentChanges");
+  size_t i;
+  json_t *ch;
+  json_array_foreach(changes, i, ch) {
+    if (!apply_change(s, d, ch)) {
+      logf_(s, "didChange on %s: change %zu is malformed or too large; ignored (the buffer "
+               "may now differ from the editor's: reopen it)", d->uri, i);
+    }
+  }
+  json_t *v = json_object_get(json_object_get(params, "textDocument"), "version");
+  if (json_is_integer(v)) d->version = json_integer_value(v);
+  /* a burst of edits already waiting is checked once, after the last of them */
+  if (!queued_change_for(s, d->uri)) publish(s, d);
+}
+
+static void did_close(server *s, json_t *params) {
+  const char *uri = jget_str(json_object_get(params, "textDocument"), "uri");
+  size_t i = 0;
+  while (uri && i < s->ndocs && strcmp(s->docs[i]->uri, uri)) i++;
+  if (!uri || i == s->ndocs) return;
+  doc *d = s->docs[i];
+  s->docs[i] = s->docs[--s->ndocs];
+  notify(s, "textDocument/publishDiagnostics",
+         json_pack("{s:s, s:[]}", "uri", d->uri, "diagnostics"));
+  /* the workspace file comes back from disk; a buffer that was never a file goes away */
+  eql_project_remove(s->project, d->path);
+  if (d->was_in_project) {
+    const char *err = NULL;
+    eql_project_keep_trees(s->project, false);
+    if (eql_project_add_file(s->project, d->path, &err) < 0)
+      logf_(s, "%s left the index: %s", d->path, err ? err : "cannot read it");
+  }
+  doc_free(d);
+  recheck_all(s);
+}
+
+static void handle_notification(server *s, const char *method, json_t *params) {
+  if (s->verbose) logf_(s, "notification %s", method);
+  if (!strcmp(method, "exit")) {
+    s->exit = true;
+    return;
+  }
+  /* before initialize and after shutdown, notifications other than exit are dropped */
+  if (s->state != ST_RUNNING) return;
+  if (!strcmp(method, "textDocument/didOpen")) did_open(s, params);
+  else if (!strcmp(method, "textDocument/didChange")) did_change(s, params);
+  else if (!strcmp(method, "textDocument/didClose")) did_close(s, params);
+  else if (!strcmp(method, "textDocument/didSave")) recheck_all(s);
+  else if (!strcmp(method, "workspace/didChangeConfiguration")) {
+    if (apply_settings(s, json_object_get(params, "settings"))) recheck_all(s);
+  }
+  /* initialized, $/cancelRequest (handled by look-ahead), $/setTrace and anything unknown
+   * need no action */
+}
+
+static void handle(server *s, queued *e) {
+  if (!e->msg) {
+    respond_error(s, NULL, e->err_code, "%s", e->err_text ? e->err_text : "invalid message");
+    return;
+  }
+  json_t *m = e->msg;
+  if (!json_is_object(m)) {
+    respond_error(s, NULL, RPC_INVALID_REQUEST, "a message must be a JSON object");
+    return;
+  }
+  json_t *id = json_object_get(m, "id");
+  json_t *jmethod = json_object_get(m, "method");
+  if (id && !json_is_integer(id) && !json_is_string(id) && !json_is_null(id)) {
+    respond_error(s, NULL, RPC_INVALID_REQUEST, "`id` must be a number or a string");
+    return;
+  }
+  if (!jmethod) {
+    if (id) return; /* a response to a request of ours: none are outstanding */
+    respond_error(s, NULL, RPC_INVALID_REQUEST, "a message needs a `method`");
+    return;
+  }
+  if (!json_is_string(jmethod)) {
+    if (id) respond_error(s, id, RPC_INVALID_REQUEST, "`method` must be a string");
+    return;
+  }
+  json_t *params = json_object_get(m, "params");
+  if (id) handle_request(s, id, json_string_value(jmethod), params);
+  else handle_notification(s, json_string_value(jmethod), params);
+}
+
+int eql_lsp_serve(int in_fd, int out_fd, const eql_lsp_options *opts) {
+  server s;
+  memset(&s, 0, sizeof s);
+  eql_lsp_reader_init(&s.rd, in_fd,
+                      opts && opts->max_message ? opts->max_message : EQL_LSP_MAX_MESSAGE);
+  s.out = out_fd;
+  s.log = opts && opts->log ? opts->log : stderr;
+  s.verbose = opts ? opts->verbose : 0;
+  s.enc = EQL_LSP_UTF16;
+  s.hover_markdown = true;
+  eql_ruleset_all(&s.rules);
+  s.project = eql_project_new();
+  if (!s.project) {
+    logf_(&s, "out of memory");
+    eql_lsp_reader_free(&s.rd);
+    return 1;
+  }
+  while (!s.exit && !s.write_failed) {
+    if (s.qhead == s.qn) {
+      s.qhead = s.qn = 0;
+      if (s.input_done || !read_one(&s)) {
+        if (s.input_done) break;
+        continue;
+      }
+    }
+    /* read ahead what is already waiting, so bursts coalesce and cancels find their target */
+    while (!s.input_done && s.qn - s.qhead < READ_AHEAD && eql_lsp_reader_ready(&s.rd))
+      if (!read_one(&s) && !s.input_done) break;
+    queued e = s.q[s.qhead++];
+    handle(&s, &e);
+    json_decref(e.msg);
+    free(e.err_text);
+  }
+  int status = s.write_failed ? 1 : s.state == ST_SHUT_DOWN ? 0 : 1;
+  if (!s.exit && s.input_done) logf_(&s, "end of input%s", status ? " before shutdown" : "");
+  for (size_t i = s.qhead; i < s.qn; i++) {
+    json_decref(s.q[i].msg);
+    free(s.q[i].err_text);
+  }
+  free(s.q);
+  for (size_t i = 0; i < s.ndocs; i++) doc_free(s.docs[i]);
+  free(s.docs);
+  eql_project_free(s.project);
+  eql_lsp_reader_free(&s.rd);
+  return status;
+}
+
+static const char server_usage[] =
+    "Run the eqlint language server (LSP) on stdin and stdout\n"
+    "\n"
+    "Usage: eqlint server [--stdio] [--verbose]\n"
+    "\n"
+    "Editors start this command themselves; see docs/editors.md for Neovim, Helix, VS Code\n"
+    "and Emacs. Diagnostics update as you type; hover a finding for its rule's\n"
+    "documentation; the quick fix `# noqa: CODE` suppresses it. Logs go to stderr.\n"
+    "\n"
+    "Options:\n"
+    "  --stdio       Accepted for clients that pass it; stdio is the only transport\n"
+    "  -v, --verbose Log every message handled\n"
+    "  -h, --help    Show this help\n";
+
+int eql_lsp_main(int argc, char **argv) {
+  eql_lsp_options opts = {0};
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--stdio")) continue;
+    if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+      opts.verbose = 1;
+    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(server_usage, stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "eqlint: error: unknown option '%s'\nTry 'eqlint server --help' for "
+                      "more information.\n", argv[i]);
+      return 2;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  return eql_lsp_serve(STDIN_FILENO, STDOUT_FILENO, &opts);
+}
