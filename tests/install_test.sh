@@ -90,6 +90,11 @@ case $CASE in
     cat >"$TMP/app/CMakeLists.txt" <<'CEOF'
 cmake_minimum_required(VERSION 3.18)
 project(app C)
+# eqxConfigVersion.cmake: a future major version is refused, this one accepted.
+find_package(eqx 99.0 QUIET)
+if(eqx_FOUND)
+  message(FATAL_ERROR "find_package(eqx 99.0) accepted version ${eqx_VERSION}")
+endif()
 find_package(eqx 0.1 REQUIRED)
 add_executable(x x.c)
 target_link_libraries(x PRIVATE eqx::eqx)
