@@ -65,6 +65,8 @@ int eql_emit_file_open(eql_emit_file *f, const char *path, const char **err) {
     release(f);
     return -1;
   }
+  /* Reading the umask means setting it; the CLI opens the report before any worker thread
+   * starts, so nothing else creates files in between. */
   mode_t mask = umask(0);
   umask(mask);
   if (fchmod(fd, 0666 & ~mask) != 0 || !(f->fp = fdopen(fd, "w"))) {

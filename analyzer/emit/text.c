@@ -121,9 +121,10 @@ static void escaped_bytes(FILE *out, const unsigned char *p, uint32_t n) {
   eql_emit_escaped(out, buf);
 }
 
-/* Characters eql_emit_escaped rewrites; kept in step with must_escape in full.c. */
+/* Characters eql_emit_escaped rewrites (invalid bytes, cp < 0, included); kept in step with
+ * must_escape in full.c. */
 static bool needs_escape(int32_t cp) {
-  return cp < 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C ||
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x061C ||
          (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
          (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF;
 }
