@@ -105,11 +105,71 @@ static void test_eqx007_negatives(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------ EQX016 */
+
+static void test_eqx016_decorated_method(void) {
+  eql_diag_list l = run(HEAD
+                        "import functools\n"
+                        "class Trainer:\n"
+                        "    @jax.grad\n"
+                        "    def loss(self, model, x):\n"
+                        "        return model(x).sum()\n"
+                        "    @functools.partial(jax.grad, argnums=1)\n"   /* skips self */
+                        "    def loss2(self, model, x):\n"
+                        "        return model(x).sum()\n"
+                        "    @staticmethod\n"
+                        "    @jax.grad\n"
+                        "    def loss3(model, x):\n"
+                        "        return model(x).sum()\n"
+                        "class M(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    @jax.grad\n"                                 /* EQX003's business */
+                        "    def loss(self, x):\n"
+                        "        return (self.w * x).sum()\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX016"), 1);
+  const eql_diag *d = first(&l, "EQX016");
+  CU_ASSERT_EQUAL(d->span.line, 8);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`self`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "Trainer.loss"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "eqx.filter_grad"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx016_bound_and_unbound(void) {
+  eql_diag_list l = run(HEAD
+                        "class T:\n"
+                        "    def __init__(self, key):\n"
+                        "        self.model = eqx.nn.Linear(2, 1, key=key)\n"
+                        "        self.optim = optax.sgd(0.1)\n"
+                        "    def loss(self, x):\n"
+                        "        return self.model(x).sum()\n"
+                        "    def step(self, x, state):\n"
+                        "        g = jax.grad(self.loss)(x)\n"
+                        "        u, state = self.optim.update(g, state)\n"
+                        "        return u\n"
+                        "    def saliency(self, x):\n"
+                        "        return jax.grad(self.loss)(x)\n"      /* input gradients: fine */
+                        "u = jax.grad(T.loss)(t, x)\n"
+                        "v = jax.grad(T.loss, argnums=1)(t, x)\n"
+                        "w = eqx.filter_grad(T.loss)(t, x)\n");
+  CU_ASSERT_EQUAL(count(&l, "EQX016"), 2);
+  int lines[2] = {0, 0};
+  for (size_t i = 0, k = 0; i < l.n && k < 2; i++)
+    if (!strcmp(eql_rules[l.items[i].rule].code, "EQX016")) lines[k++] = (int)l.items[i].span.line;
+  CU_ASSERT_EQUAL(lines[0], 13);
+  CU_ASSERT_EQUAL(lines[1], 18);
+  const eql_diag *d = first(&l, "EQX016");
+  if (d) CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "self.model"));
+  eql_diag_list_free(&l);
+}
+
 int main(void) {
   static const eql_test tests[] = {
     EQL_TEST(test_eqx007_carry_message_and_span),
     EQL_TEST(test_eqx007_bodies),
     EQL_TEST(test_eqx007_negatives),
+    EQL_TEST(test_eqx016_decorated_method),
+    EQL_TEST(test_eqx016_bound_and_unbound),
   };
   return eql_cunit_run("rules_a", tests, sizeof tests / sizeof *tests);
 }
