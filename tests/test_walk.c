@@ -1,5 +1,7 @@
 /* Unit tests for discovery (walk.c). Each test builds its own tree under a fresh temporary
- * directory, so the results do not depend on the checkout, and removes it afterwards. */
+ * directory, so the results do not depend on the checkout, and removes it afterwards. The
+ * git tests make real repositories with the git command, so what is checked is git's own
+ * reading of the ignore files, not ours. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -333,7 +335,218 @@ static void test_many_files_deterministic(void) {
   remove_root(root);
 }
 
+/* ---- .gitignore ---- */
+
+static void write_in(const char *root, const char *rel, const char *text) {
+  char p[PATH_MAX];
+  FILE *f = fopen(fmt_path(p, sizeof p, "%s/%s", root, rel), "w");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void git_init(const char *dir) {
+  char cmd[PATH_MAX + 64];
+  snprintf(cmd, sizeof cmd, "git init -q '%s' 2>/dev/null", dir);
+  CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+}
+
+/* A repository exercising the ignore sources libgit2 must combine:
+ *   .gitignore          *.gen.py, a negation, a directory-only pattern, an anchored name
+ *   sub/.gitignore      a nested file whose rules apply below sub/ only
+ *   .git/info/exclude   the repository's private list */
+static char *make_repo(void) {
+  char *root = make_root();
+  git_init(root);
+  write_in(root, ".gitignore", "# generated code\n*.gen.py\n!keep.gen.py\nbuild/\n/top_only.py\n");
+  write_in(root, ".git/info/exclude", "secret.py\n");
+  touch(root, "a.py");
+  touch(root, "x.gen.py");
+  touch(root, "keep.gen.py");
+  touch(root, "top_only.py");
+  touch(root, "secret.py");
+  touch(root, "local.py");
+  mkdir_in(root, "build");
+  touch(root, "build/b.py");
+  mkdir_in(root, "sub");
+  write_in(root, "sub/.gitignore", "local.py\n");
+  touch(root, "sub/c.py");
+  touch(root, "sub/local.py");
+  touch(root, "sub/top_only.py");
+  touch(root, "sub/y.gen.py");
+  return root;
+}
+
+static void test_gitignore_rules(void) {
+  char *root = make_repo();
+  const char *roots[] = {root};
+  eql_walk_files files;
+  eql_walk_files_init(&files);
+  errors e = {0};
+  CU_ASSERT_EQUAL(eql_walk(roots, 1, &files, on_error, &e), 0);
+  const char *const want[] = {"a.py", "keep.gen.py", "local.py", "sub/c.py", "sub/top_only.py"};
+  assert_files(&files, root, want, sizeof want / sizeof *want);
+  eql_walk_files_free(&files);
+
+  /* Walking from inside the repository: the rules of the directories above still apply. */
+  char sub[PATH_MAX];
+  const char *subroot[] = {fmt_path(sub, sizeof sub, "%s/sub", root)};
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk(subroot, 1, &files, on_error, &e), 0);
+  const char *const want_sub[] = {"c.py", "top_only.py"};
+  assert_files(&files, sub, want_sub, 2);
+  eql_walk_files_free(&files);
+
+  /* Relative roots (as typed) give the same answer as absolute ones. */
+  char cwd[PATH_MAX];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+  CU_ASSERT_EQUAL_FATAL(chdir(root), 0);
+  const char *rel[] = {"sub"};
+  eql_walk_files_init(&files);
+  long rc = eql_walk(rel, 1, &files, on_error, &e);
+  CU_ASSERT_EQUAL(chdir(cwd), 0);
+  CU_ASSERT_EQUAL(rc, 0);
+  assert_files(&files, "sub", want_sub, 2);
+  eql_walk_files_free(&files);
+
+  /* Turned off, everything is listed. */
+  eql_walk_options off = {.gitignore = false};
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk_ex(roots, 1, &off, &files, on_error, &e), 0);
+  CU_ASSERT_EQUAL(files.n, 11);
+  eql_walk_files_free(&files);
+  CU_ASSERT_EQUAL(e.n, 0);
+  remove_root(root);
+}
+
+static void test_gitignore_explicit_paths(void) {
+  char *root = make_repo();
+  char gen[PATH_MAX], build[PATH_MAX], secret[PATH_MAX];
+  fmt_path(gen, sizeof gen, "%s/x.gen.py", root);
+  fmt_path(build, sizeof build, "%s/build", root);
+  fmt_path(secret, sizeof secret, "%s/secret.py", root);
+  /* Named explicitly, ignored files and directories are checked (as in Ruff)... */
+  const char *roots[] = {gen, build, secret};
+  eql_walk_files files;
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk(roots, 3, &files, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(files.n, 3);
+  if (files.n == 3) {
+    CU_ASSERT_STRING_EQUAL(files.paths[0], gen);
+    CU_ASSERT_STRING_EQUAL(files.paths[2], secret);
+  }
+  eql_walk_files_free(&files);
+  /* ...unless force_exclude says otherwise. */
+  eql_walk_options force = {.gitignore = true, .force_exclude = true};
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk_ex(roots, 3, &force, &files, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(files.n, 0);
+  eql_walk_files_free(&files);
+  remove_root(root);
+}
+
+static void test_gitignore_outside_and_nested_repos(void) {
+  /* No repository: a .gitignore means nothing (no home-made imitation of git). */
+  char *plain = make_root();
+  write_in(plain, ".gitignore", "ignored.py\n");
+  touch(plain, "ignored.py");
+  const char *roots[] = {plain};
+  eql_walk_files files;
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk(roots, 1, &files, NULL, NULL), 0);
+  const char *const want_plain[] = {"ignored.py"};
+  assert_files(&files, plain, want_plain, 1);
+  eql_walk_files_free(&files);
+  remove_root(plain);
+
+  /* A repository inside another has its own rules; the outer ones stop at its border. */
+  char *root = make_root();
+  git_init(root);
+  write_in(root, ".gitignore", "*.tmp.py\n");
+  touch(root, "outer.tmp.py");
+  touch(root, "outer.py");
+  mkdir_in(root, "inner");
+  char inner[PATH_MAX];
+  git_init(fmt_path(inner, sizeof inner, "%s/inner", root));
+  write_in(root, "inner/.gitignore", "y.py\n");
+  touch(root, "inner/x.tmp.py");
+  touch(root, "inner/y.py");
+  touch(root, "inner/z.py");
+  const char *outer[] = {root};
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk(outer, 1, &files, NULL, NULL), 0);
+  const char *const want[] = {"inner/x.tmp.py", "inner/z.py", "outer.py"};
+  assert_files(&files, root, want, 3);
+  eql_walk_files_free(&files);
+  remove_root(root);
+}
+
+/* ---- the exclusion hook ---- */
+
+typedef struct {
+  int calls, explicit_calls;
+} hook_state;
+
+static bool exclude_named_skip(void *ud, const char *path, bool is_dir, bool explicit_path) {
+  hook_state *h = ud;
+  h->calls++;
+  if (explicit_path) h->explicit_calls++;
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  return strncmp(name, "skip", 4) == 0 || (is_dir && strcmp(name, "node_modules") == 0);
+}
+
+static void test_exclude_hook(void) {
+  char *root = make_root();
+  touch(root, "a.py");
+  touch(root, "skip_me.py");
+  mkdir_in(root, "skipdir");
+  touch(root, "skipdir/s.py");
+  /* The hook replaces the built-in names: a hidden directory is walked... */
+  mkdir_in(root, ".hidden");
+  touch(root, ".hidden/h.py");
+  mkdir_in(root, "node_modules");
+  touch(root, "node_modules/n.py");
+  /* ...but .git and virtual environments are skipped whatever the hook says. */
+  mkdir_in(root, ".git");
+  touch(root, ".git/g.py");
+  mkdir_in(root, "venv");
+  touch(root, "venv/pyvenv.cfg");
+  touch(root, "venv/v.py");
+  hook_state h = {0};
+  eql_walk_options o = {.exclude = exclude_named_skip, .exclude_ud = &h};
+  const char *roots[] = {root};
+  eql_walk_files files;
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk_ex(roots, 1, &o, &files, NULL, NULL), 0);
+  const char *const want[] = {".hidden/h.py", "a.py"};
+  assert_files(&files, root, want, 2);
+  CU_ASSERT_TRUE(h.calls > 0);
+  CU_ASSERT_EQUAL(h.explicit_calls, 0);
+  eql_walk_files_free(&files);
+
+  /* Explicit paths: the hook is asked only with force_exclude, and told they are explicit. */
+  char skip[PATH_MAX];
+  const char *given[] = {fmt_path(skip, sizeof skip, "%s/skip_me.py", root)};
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk_ex(given, 1, &o, &files, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(files.n, 1);
+  eql_walk_files_free(&files);
+  o.force_exclude = true;
+  h = (hook_state){0};
+  eql_walk_files_init(&files);
+  CU_ASSERT_EQUAL(eql_walk_ex(given, 1, &o, &files, NULL, NULL), 0);
+  CU_ASSERT_EQUAL(files.n, 0);
+  CU_ASSERT_EQUAL(h.explicit_calls, 1);
+  eql_walk_files_free(&files);
+  remove_root(root);
+}
+
 int main(void) {
+  /* Keep the user's git configuration (a global excludes file) out of the results. */
+  setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+  setenv("HOME", "/nonexistent-eqlint-test-home", 1);
+  setenv("XDG_CONFIG_HOME", "/nonexistent-eqlint-test-home", 1);
   static const eql_test tests[] = {
       EQL_TEST(test_tree_sorted_and_skipping),
       EQL_TEST(test_trailing_slash_and_dot),
@@ -343,6 +556,10 @@ int main(void) {
       EQL_TEST(test_unreadable_entries),
       EQL_TEST(test_skip_dir_predicate),
       EQL_TEST(test_many_files_deterministic),
+      EQL_TEST(test_gitignore_rules),
+      EQL_TEST(test_gitignore_explicit_paths),
+      EQL_TEST(test_gitignore_outside_and_nested_repos),
+      EQL_TEST(test_exclude_hook),
   };
   return eql_cunit_run("walk", tests, sizeof tests / sizeof *tests);
 }

@@ -9,6 +9,14 @@
  * never entered again, so link loops end. A file reached twice (given twice, or through a
  * link) is listed once, under the first name it was reached by.
  *
+ * Git: unless turned off, entries that git ignores are skipped: `.gitignore` files at every
+ * level, `.git/info/exclude` and the user's global excludes file, all as libgit2 reads them
+ * for the repository holding each directory (a nested repository or submodule uses its
+ * own rules). Outside any repository there is no ignore handling at all. A path given
+ * explicitly is checked even when git ignores it (as in Ruff), and so is everything below
+ * an explicitly given directory that git ignores as a whole; `force_exclude` applies the
+ * rules to given paths too. `.git` itself is never entered.
+ *
  * Problems (a path that does not exist, a directory that cannot be opened) go to a
  * callback and the walk goes on: this module never prints and never exits, so the command
  * line and the LSP server can both use it. */
@@ -37,6 +45,28 @@ typedef void (*eql_walk_error_fn)(void *ud, const char *path, const char *reason
  * out of memory (out then holds what was found so far and must still be freed). */
 long eql_walk(const char *const *roots, size_t nroots, eql_walk_files *out,
               eql_walk_error_fn on_error, void *ud);
+
+/* Exclusion hook: true to skip `path` (displayed form, as it would be listed). `is_dir`
+ * tells directories (asked before they are entered) from files; `explicit_path` is true
+ * for a path given by the caller (only asked with force_exclude), which should then also
+ * be tested through its parent directories. */
+typedef bool (*eql_walk_exclude_fn)(void *ud, const char *path, bool is_dir,
+                                    bool explicit_path);
+
+typedef struct eql_walk_options {
+  bool gitignore;            /* skip what git ignores (see above) */
+  bool force_exclude;        /* apply `exclude` and git's rules to the given paths too */
+  /* When set, decides which names are skipped instead of the built-in list of
+   * eql_walk_skip_dir; `.git` and virtual environments (a pyvenv.cfg inside) are skipped
+   * either way. */
+  eql_walk_exclude_fn exclude;
+  void *exclude_ud;
+} eql_walk_options;
+
+/* eql_walk with options; eql_walk(...) is eql_walk_ex with {.gitignore = true}. Returns as
+ * eql_walk does. */
+long eql_walk_ex(const char *const *roots, size_t nroots, const eql_walk_options *opt,
+                 eql_walk_files *out, eql_walk_error_fn on_error, void *ud);
 
 /* True when a directory entry `name` found inside directory `dir_path` must not be
  * descended into (hidden, cache or virtual-environment directory). Exposed so editors can
