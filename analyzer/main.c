@@ -80,8 +80,9 @@ static const char check_usage[] =
     "      --max-file-size MIB  Skip (and report) files larger than this (default 16; 0: no limit)\n"
     "      --parse-timeout MS   Skip (and report) a file whose parse takes longer (default 20000)\n"
     "  --stdin-filename NAME\n"
-    "                      Name of the file read from standard input (`-` as a PATH, or\n"
-    "                      no PATH at all), used in reports and for cross-file imports\n"
+    "                      Read a file from standard input and report it as NAME (also\n"
+    "                      its module name for cross-file imports); `-` as a PATH alone\n"
+    "                      reads it as `-`\n"
     "  --show-files        List the files that would be checked, then exit\n"
     "  --show-settings     Print the effective settings and rule selection, then exit\n"
     "  -h, --help          Show this help\n"
@@ -377,8 +378,9 @@ static int cmd_check(int argc, char **argv) {
   }
 
   while (optind < argc) paths[npaths++] = argv[optind++]; /* after "--" */
-  /* Ruff's convention: --stdin-filename without any path means "check standard input". */
-  if (stdin_name && npaths == 0) use_stdin = true;
+  /* Naming the stdin file means there is one: `--stdin-filename NAME` alone reads standard
+   * input (Ruff's convention), and with paths it is checked together with them. */
+  if (stdin_name) use_stdin = true;
   if (output_file && !*output_file) {
     status = usage_error("check", "--output-file: the file name is empty");
     goto done;

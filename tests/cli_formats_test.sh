@@ -175,7 +175,10 @@ case $CASE in
     out_has '^x\.py:17: \[EQX001\] '
     run_stdin "$DATA/clean.py" check -; rc_is 0; out_has '^All checks passed!$'
     # Only standard input is checked: "." is not walked as well.
-    run_stdin "$DATA/clean.py" check --format concise -; rc_is 0; out_empty ;;
+    run_stdin "$DATA/clean.py" check --format concise -; rc_is 0; out_empty
+    # A name with paths and no `-`: standard input is still read, with the paths.
+    run_stdin "$DATA/pitfall.py" check --format concise --stdin-filename piped.py "$DATA/clean.py"
+    rc_is 1; out_has '^piped\.py:17:9: EQX001 ' ;;
   stdin_with_project)
     # An editor pipes the buffer of train.py; model.py comes from disk; the cross-file
     # knowledge (Net holds an MLP) still applies to the piped file.
