@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build/asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-unit test-asan run docs bench clean install
+.PHONY: all deps build build-asan test test-unit test-asan run docs bench bench-runtime clean install
 
 all: build
 
@@ -49,6 +49,10 @@ docs: build
 
 bench: build
 	bash bench/run.sh
+
+# libeqx's training step vs PyTorch and NumPy (builds its own Release tree; never a gate).
+bench-runtime: deps
+	bash bench/runtime/run.sh
 
 # bin/eqlint, libeqx (library, header, pkg-config file, CMake package) and the man page.
 PREFIX ?= /usr/local

@@ -530,13 +530,15 @@ static eqx_status trace(eqx_ctx *ctx, eqx_jitted *jf, const eqx_tree *args, eqx_
     tl = eqx__calloc(cn, sizeof *tl);
     if (!e->statics || !e->dtypes || !e->ndims || !e->shapes || !e->input_slot ||
         !e->scr_leaves || !e->scr_conts || !tl) {
+        eqx__free(e->input_slot); /* the cleanup below reads input_slot only when set */
+        e->input_slot = NULL;
         s = eqx__nomem();
         goto fail;
     }
+    for (int i = 0; i < n; i++) e->input_slot[i] = -1; /* before anything can fail */
     /* each array leaf becomes its own input slot through a fresh view, so two leaves that
      * share an array now may differ later */
     for (int i = 0; i < n && !s; i++) {
-        e->input_slot[i] = -1;
         const eqx_tree *l = leaves[i];
         if (l->kind != EQX_LEAF_ARRAY) {
             e->statics[i] = eqx_tree_retain(leaves[i]);

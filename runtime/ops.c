@@ -215,8 +215,8 @@ static eqx_status same_shape_f32(const char *name, const eqx_array *const *in, e
     }                                                                                    \
     static eqx_status NAME##_fwd(const eqx_array *const *in, const eqx_opparams *p,     \
                                  eqx_array *out) {                                       \
-        const float *X = in[0]->data;                                                   \
-        float *Y = out->data;                                                            \
+        const float *restrict X = in[0]->data; /* out is always a fresh buffer */       \
+        float *restrict Y = out->data;                                                   \
         float s = p->scalar;                                                             \
         (void)s;                                                                         \
         for (int64_t i = 0; i < out->size; i++) {                                       \
@@ -226,15 +226,17 @@ static eqx_status same_shape_f32(const char *name, const eqx_array *const *in, e
         return EQX_OK;                                                                   \
     }                                                                                    \
     static void NAME##_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) { \
-        const float *X = e->in[0]->data, *Y = e->out->data;                             \
+        const float *restrict X = e->in[0]->data, *restrict Y = e->out->data;           \
+        const float *restrict G_ = g;                                                    \
         float s = e->p.scalar;                                                           \
         (void)s;                                                                         \
         if (!gin[0]) return;                                                             \
+        float *restrict GI = gin[0]; /* the input's gradient buffer: its own array */  \
         for (int64_t i = 0; i < e->out->size; i++) {                                    \
             float x = X[i], y = Y[i];                                                   \
             (void)x;                                                                     \
             (void)y;                                                                     \
-            gin[0][i] += g[i] * (D);                                                     \
+            GI[i] += G_[i] * (D);                                                        \
         }                                                                                \
     }                                                                                    \
     static const eqx_op NAME##_op = {PUB, 1, NAME##_shape, NAME##_fwd, NAME##_vjp,      \

@@ -488,7 +488,7 @@ static eqx_status map_arrays(eqx_ctx *ctx, const flat_t *f, leaf_map fn, void *s
             nl[i] = eqx_tree_retain(f->leaves[i]);
             continue;
         }
-        eqx_array *m;
+        eqx_array *m = NULL;
         s = fn(ctx, a, f->paths[i], st, &m);
         if (!s) s = eqx_leaf_array(m, &nl[i]);
     }

@@ -123,11 +123,110 @@ done:
     return s;
 }
 
+/* ---- the transforms: a vmapped loss under grad, and a jitted training step traced,
+ * replayed, re-traced for a new shape, with outputs held across calls */
+
+static eqx_status ex_loss(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tree **out) {
+    (void)user;
+    eqx_array *y, *l;
+    EQX_TRY(eqx_module_call(ctx, eqx_tree_child(args, 0), eqx_tree_array(eqx_tree_child(args, 1)),
+                            NULL, &y));
+    EQX_TRY(eqx_mse(ctx, y, eqx_tree_array(eqx_tree_child(args, 2)), &l));
+    return eqx_leaf_array(l, out);
+}
+
+typedef struct tcfg {
+    eqx_vmapped *v;
+    eqx_optimizer *opt;
+    const eqx_tree *x, *y;
+} tcfg;
+
+static eqx_status vloss(eqx_ctx *ctx, const eqx_tree *model, void *user, eqx_array **loss) {
+    const tcfg *c = user;
+    eqx_tree *kids[3] = {(eqx_tree *)model, (eqx_tree *)c->x, (eqx_tree *)c->y}, *args, *r = NULL;
+    EQX_TRY(eqx_tuple_new(3, kids, &args));
+    eqx_status s = eqx_vmapped_call(ctx, c->v, args, &r);
+    eqx_tree_free(args);
+    if (!s) s = eqx_mean(ctx, eqx_tree_array(r), 0, NULL, loss);
+    eqx_tree_free(r);
+    return s;
+}
+
+/* args = (model, state, x, y) -> (model', state', loss) */
+static eqx_status tstep(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tree **out) {
+    tcfg c = *(const tcfg *)user;
+    c.x = eqx_tree_child(args, 2);
+    c.y = eqx_tree_child(args, 3);
+    const eqx_tree *model = eqx_tree_child(args, 0);
+    eqx_array *loss;
+    eqx_tree *g = NULL, *u = NULL, *k[3] = {NULL};
+    eqx_status s = eqx_filter_value_and_grad_array(ctx, vloss, model, &c, &loss, &g);
+    if (!s) s = eqx_opt_update(c.opt, g, eqx_tree_child(args, 1), model, &u, &k[1]);
+    if (!s) s = eqx_apply_updates(model, u, &k[0]);
+    if (!s) s = eqx_leaf_array(loss, &k[2]);
+    if (!s) s = eqx_tuple_new(3, k, out);
+    for (int i = 0; i < 3; i++) eqx_tree_free(k[i]);
+    eqx_tree_free(g);
+    eqx_tree_free(u);
+    return s;
+}
+
+static eqx_status scenario_transforms(const char *unused) {
+    (void)unused;
+    eqx_status s;
+    eqx_tree *mlp = NULL, *params = NULL, *state = NULL, *x4 = NULL, *y4 = NULL, *x6 = NULL,
+             *y6 = NULL, *args = NULL, *grads = NULL, *held[3] = {NULL, NULL, NULL};
+    eqx_array *a = NULL;
+    eqx_jitted *jf = NULL;
+    eqx_ctx *ctx = NULL;
+    tcfg c = {NULL, NULL, NULL, NULL};
+    int64_t s4[2] = {4, 2}, t4[2] = {4, 1}, s6[2] = {6, 2}, t6[2] = {6, 1};
+    float loss;
+    if ((s = eqx_mlp_new(2, 1, 3, 1, "tanh", eqx_tanh, eqx_prng_key(5), &mlp))) goto done;
+    if ((s = eqx_adam_new(1e-2f, 0.9f, 0.999f, 1e-8f, &c.opt))) goto done;
+    if ((s = eqx_filter(mlp, eqx_is_array, &params))) goto done;
+    if ((s = eqx_opt_init(c.opt, params, &state))) goto done;
+    if ((s = eqx_vmap(ex_loss, NULL, 3, (int[]){EQX_UNMAPPED, 0, 0}, 0, &c.v))) goto done;
+    eqx_tree **leaves[4] = {&x4, &y4, &x6, &y6};
+    const int64_t *shapes[4] = {s4, t4, s6, t6};
+    for (int i = 0; i < 4; i++) {
+        if ((s = eqx_random_normal(eqx_prng_key((unsigned)i), 2, shapes[i], &a))) goto done;
+        s = eqx_leaf_array(a, leaves[i]);
+        eqx_array_free(a);
+        if (s) goto done;
+    }
+    if ((s = eqx_ctx_new(&ctx))) goto done;
+    c.x = x4;
+    c.y = y4;
+    if ((s = eqx_filter_value_and_grad(ctx, vloss, mlp, &c, &loss, &grads))) goto done;
+    eqx_ctx_reset(ctx);
+    if ((s = eqx_filter_jit(tstep, &c, &jf))) goto done;
+    eqx_tree *kids[4] = {mlp, state, x4, y4};
+    if ((s = eqx_tuple_new(4, kids, &args))) goto done;
+    for (int i = 0; i < 3; i++) /* trace, replay, replay with two results still held */
+        if ((s = eqx_jitted_call(ctx, jf, args, &held[i]))) goto done;
+    if ((s = eqx_tree_set_child(args, 2, x6)) || (s = eqx_tree_set_child(args, 3, y6))) goto done;
+    eqx_tree_free(held[0]);
+    held[0] = NULL;
+    if ((s = eqx_jitted_call(ctx, jf, args, &held[0]))) goto done; /* new shape: re-trace */
+done:
+    for (int i = 0; i < 3; i++) eqx_tree_free(held[i]);
+    eqx_jitted_free(jf);
+    eqx_ctx_free(ctx);
+    eqx_vmapped_free(c.v);
+    eqx_optimizer_free(c.opt);
+    eqx_tree *all[] = {mlp, params, state, x4, y4, x6, y6, args, grads};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) eqx_tree_free(all[i]);
+    return s;
+}
+
 static char g_path[256];
 
-static void test_counting_no_leaks(void) {
+typedef eqx_status (*scenario_fn)(const char *path);
+
+static void counting_no_leaks(scenario_fn sc) {
     install(0);
-    eqx_status s = scenario(g_path);
+    eqx_status s = sc(g_path);
     eqx_set_allocator(NULL);
     if (s) fprintf(stderr, "scenario: %s\n", eqx_errmsg());
     CU_ASSERT_EQUAL(s, EQX_OK);
@@ -136,9 +235,9 @@ static void test_counting_no_leaks(void) {
     printf("\n    %ld allocations, %ld live at the end\n", g_count.events, g_count.live);
 }
 
-static void test_every_allocation_may_fail(void) {
+static void every_allocation_may_fail(scenario_fn sc) {
     install(0);
-    CU_ASSERT_EQUAL_FATAL(scenario(g_path), EQX_OK);
+    CU_ASSERT_EQUAL_FATAL(sc(g_path), EQX_OK);
     long total = g_count.events;
     eqx_set_allocator(NULL);
     /* EQX_ALLOC_STRIDE > 1 samples every n-th allocation (for slow valgrind runs) */
@@ -148,7 +247,7 @@ static void test_every_allocation_may_fail(void) {
     long wrong = 0, leaky = 0;
     for (long k = 1; k <= total; k += stride) {
         install(k);
-        eqx_status s = scenario(g_path);
+        eqx_status s = sc(g_path);
         eqx_set_allocator(NULL);
         if (g_count.failed != 1) continue; /* fewer allocations on this path: nothing failed */
         if (s != EQX_ERR_NOMEM) {
@@ -166,9 +265,19 @@ static void test_every_allocation_may_fail(void) {
     printf("\n    failed each of %ld allocations in turn\n", total);
 }
 
+static void test_counting_no_leaks(void) { counting_no_leaks(scenario); }
+static void test_every_allocation_may_fail(void) { every_allocation_may_fail(scenario); }
+static void test_transforms_no_leaks(void) { counting_no_leaks(scenario_transforms); }
+static void test_transforms_every_allocation_may_fail(void) {
+    every_allocation_may_fail(scenario_transforms);
+}
+
 static const test_case cases[] = {
     {"full workflow frees everything", test_counting_no_leaks},
     {"any allocation failure returns EQX_ERR_NOMEM, no leak", test_every_allocation_may_fail},
+    {"vmap + jit workflow frees everything", test_transforms_no_leaks},
+    {"vmap + jit: any allocation failure returns EQX_ERR_NOMEM, no leak",
+     test_transforms_every_allocation_may_fail},
     {NULL, NULL}};
 
 int main(void) {
