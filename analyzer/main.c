@@ -199,6 +199,29 @@ static char *read_stdin(size_t *len) {
   return buf;
 }
 
+/* Drops from `files` the on-disk copy of the file read from standard input: an editor sends
+ * its unsaved buffer as `--stdin-filename src/train.py - src/`, and the walk of src/ finds
+ * the saved train.py too. Checking both would report every finding twice and give the
+ * module two definitions. Same file = same inode when NAME exists, else the same path. */
+static void drop_stdin_twin(eql_walk_files *files, const char *stdin_name) {
+  struct stat named;
+  bool exists = stat(stdin_name, &named) == 0;
+  size_t w = 0;
+  for (size_t i = 0; i < files->n; i++) {
+    struct stat st;
+    const char *p = files->paths[i];
+    while (p[0] == '.' && p[1] == '/') p += 2; /* "./a.py" names a.py */
+    const char *q = stdin_name;
+    while (q[0] == '.' && q[1] == '/') q += 2;
+    bool twin = exists ? stat(files->paths[i], &st) == 0 && st.st_dev == named.st_dev &&
+                             st.st_ino == named.st_ino
+                       : strcmp(p, q) == 0;
+    if (twin) free(files->paths[i]);
+    else files->paths[w++] = files->paths[i];
+  }
+  files->n = w;
+}
+
 /* --show-settings: what this run would do, after every option has been applied. */
 static void show_settings(int format, const char *output_file, const char *color,
                           bool summary, bool quiet, bool statistics, bool exit_zero,
@@ -405,6 +428,7 @@ static int cmd_check(int argc, char **argv) {
     fputs("eqlint: error: out of memory while looking for files\n", stderr);
     goto done;
   }
+  if (use_stdin && stdin_name) drop_stdin_twin(&files, stdin_name);
   if (show_files) {
     for (size_t i = 0; i < files.n; i++) {
       eql_emit_escaped(stdout, files.paths[i]);
