@@ -105,6 +105,56 @@ static void test_eqx007_negatives(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------ EQX015 */
+
+static void test_eqx015_loop_and_related(void) {
+  eql_diag_list l = run(HEAD
+                        "def f(v):\n"
+                        "    return v + 1\n"
+                        "for i in range(10):\n"
+                        "    a = jax.jit(lambda v: v * 2)(i)\n"        /* reported */
+                        "    b = jax.jit(f)(i)\n"                      /* same object: fine */
+                        "    cache[i] = jax.jit(lambda v: v)\n");      /* stored: fine */
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX015"), 1);
+  const eql_diag *d = first(&l, "EQX015");
+  CU_ASSERT_EQUAL(d->span.line, 9);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "lambda"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "compiles"));
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 8);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "module level"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx015_per_step_function(void) {
+  eql_diag_list l = run(HEAD
+                        "def step(m, x):\n"
+                        "    @eqx.filter_jit\n"                        /* reported */
+                        "    def inner(m, x):\n"
+                        "        return m(x)\n"
+                        "    return inner(m, x)\n"
+                        "def make():\n"
+                        "    @eqx.filter_jit\n"                        /* factory called once */
+                        "    def inner(m, x):\n"
+                        "        return m(x)\n"
+                        "    return inner\n"
+                        "@eqx.filter_jit\n"                            /* module level */
+                        "def top(m, x):\n"
+                        "    return m(x)\n"
+                        "fn = make()\n"
+                        "while True:\n"
+                        "    y = step(m, x)\n"
+                        "    z = fn(m, x)\n"
+                        "    w = top(m, x)\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX015"), 1);
+  const eql_diag *d = first(&l, "EQX015");
+  CU_ASSERT_EQUAL(d->span.line, 7);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`step`"));
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 21);
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX016 */
 
 static void test_eqx016_decorated_method(void) {
@@ -168,6 +218,8 @@ int main(void) {
     EQL_TEST(test_eqx007_carry_message_and_span),
     EQL_TEST(test_eqx007_bodies),
     EQL_TEST(test_eqx007_negatives),
+    EQL_TEST(test_eqx015_loop_and_related),
+    EQL_TEST(test_eqx015_per_step_function),
     EQL_TEST(test_eqx016_decorated_method),
     EQL_TEST(test_eqx016_bound_and_unbound),
   };
