@@ -244,6 +244,32 @@ EOF
     run $entry "$DATA/pitfall.py" "$DATA/clean.py"; rc_is 1; out_has 'EQX001'
     # shellcheck disable=SC2086
     run $entry "$DATA/clean.py"; rc_is 0 ;;
+  ci_doc)
+    # docs/ci.md stays true: its YAML parses, the SARIF upload is there, and every
+    # `eqlint check ...` command it shows is accepted by this eqlint (checked with
+    # --show-settings, which validates the options and exits before reading any file).
+    grep -q 'github/codeql-action/upload-sarif' docs/ci.md || fail "no upload-sarif step"
+    grep -q 'codequality:' docs/ci.md || fail "no GitLab codequality report"
+    have_python || exit 0
+    python3 - "$EQLINT" docs/ci.md <<'EOF' || fail "docs/ci.md is out of date"
+import re, shlex, subprocess, sys
+eqlint, path = sys.argv[1], sys.argv[2]
+text = open(path, encoding="utf-8").read()
+try:
+    import yaml
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        yaml.safe_load(block)
+except ImportError:
+    pass
+commands = sorted(set(re.findall(r"eqlint check[^\n`|<]*", text)))
+assert len(commands) >= 5, commands
+for c in commands:
+    args = shlex.split(c)[2:]
+    r = subprocess.run([eqlint, "check", *args, "--show-settings"], capture_output=True)
+    if r.returncode != 0:
+        sys.exit(f"{c!r}: {r.stderr.decode()}")
+EOF
+    ;;
   *)
     echo "cli_formats_test.sh: unknown case '$CASE'"; exit 2 ;;
 esac
