@@ -18,8 +18,8 @@ trap 'rm -rf "$TMP"' EXIT
 unset NO_COLOR
 
 show() {
-  echo "--- stdout ---"; cat "$TMP/out"
-  echo "--- stderr ---"; cat "$TMP/err"
+  echo "--- stdout ---"; cat "$TMP/out" 2>/dev/null
+  echo "--- stderr ---"; cat "$TMP/err" 2>/dev/null
   echo "--------------"
 }
 fail() { echo "FAIL [$CASE]: $*"; show; exit 1; }
