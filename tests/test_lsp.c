@@ -703,6 +703,57 @@ static void test_workspace_index_cross_file(void) {
   rmdir(dir);
 }
 
+/* Configuration files of the workspace (pyproject.toml [tool.eqlint]) select the rules of
+ * the files below them; saving one re-reads it; the client's settings apply on top. */
+static void test_config_file_in_workspace(void) {
+  char dir[] = "/tmp/eqlint-lsp-cfg-XXXXXX";
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+  write_file(dir, "pyproject.toml", "[tool.eqlint]\nignore = [\"EQX001\"]\n");
+  write_file(dir, "train.py", SAMPLE);
+  char *root = eql_lsp_path_to_uri(dir);
+  char uri[PATH_MAX], cfg_uri[PATH_MAX], init[PATH_MAX + 64];
+  snprintf(uri, sizeof uri, "%s/train.py", root);
+  snprintf(cfg_uri, sizeof cfg_uri, "%s/pyproject.toml", root);
+  snprintf(init, sizeof init, ",\"capabilities\":{},\"rootUri\":\"%s\"", root);
+  client *c = client_start();
+  /* (the helper's own "rootUri":null comes first; Jansson keeps the last duplicate key)
+   * configurations are found upwards from each file, whatever the workspace root */
+  initialize(c, init);
+  open_doc(c, uri, SAMPLE);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, uri)), 0); /* ignored by the config */
+  /* the client's select is the command line's --select: it overrides the file */
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"method\":\"workspace/didChangeConfiguration\",\"params\":"
+               "{\"settings\":{\"eqlint\":{\"select\":[\"EQX001\"]}}}}");
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, uri)), 1);
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"method\":\"workspace/didChangeConfiguration\",\"params\":"
+               "{\"settings\":{}}}");
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, uri)), 0);
+  /* the file changes on disk and is saved from the editor: read again */
+  write_file(dir, "pyproject.toml", "[tool.eqlint]\nselect = [\"EQX0\"]\n");
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didSave\",\"params\":{"
+               "\"textDocument\":{\"uri\":\"%s\"}}}", cfg_uri);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, uri)), 1);
+  /* a broken configuration is shown to the user; the buffer is still checked */
+  write_file(dir, "pyproject.toml", "[tool.eqlint]\nignore = [\"EQX001\"\n");
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didSave\",\"params\":{"
+               "\"textDocument\":{\"uri\":\"%s\"}}}", cfg_uri);
+  json_t *m = wait_for(c, match_method, "window/showMessage");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  CU_ASSERT_PTR_NOT_NULL(strstr(
+      json_string_value(json_object_get(json_object_get(m, "params"), "message")),
+      "pyproject.toml:3:1"));
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, uri)), 1);
+  shutdown_exit(c, 2);
+  client_free(c);
+  free(root);
+  char p[PATH_MAX];
+  snprintf(p, sizeof p, "%s/pyproject.toml", dir);
+  unlink(p);
+  snprintf(p, sizeof p, "%s/train.py", dir);
+  unlink(p);
+  rmdir(dir);
+}
+
 /* ---- lifecycle and errors ---- */
 
 static void test_exit_codes(void) {
@@ -1206,6 +1257,7 @@ int main(void) {
       EQL_TEST(test_configuration_change),
       EQL_TEST(test_close_publishes_empty),
       EQL_TEST(test_workspace_index_cross_file),
+      EQL_TEST(test_config_file_in_workspace),
       EQL_TEST(test_exit_codes),
       EQL_TEST(test_request_before_initialize),
       EQL_TEST(test_unknown_methods),

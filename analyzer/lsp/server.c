@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "eqlint/check.h"
+#include "eqlint/config.h"
 #include "eqlint/emit.h"
 #include "eqlint/lsp.h"
 #include "eqlint/rules.h"
@@ -41,6 +42,9 @@
 #endif
 
 #define READ_AHEAD 256
+/* A workspace folder that is really a home directory must not take the editor down: past
+ * this many files the index stops growing (open buffers are still checked). */
+#define EQL_LSP_MAX_WORKSPACE_FILES 20000
 
 /* JSON-RPC and LSP error codes. */
 enum {
@@ -80,7 +84,14 @@ typedef struct server {
   FILE *log;
   int verbose;
   eql_project *project;
-  eql_ruleset rules;
+  /* Rules come from the configuration files (pyproject.toml [tool.eqlint], eqlint.toml)
+   * found above each file, with the client's settings on top as the command line's
+   * --select/--extend-select/--ignore would be. The lists are owned here because the
+   * store keeps pointers to them. */
+  eql_config_store *store;
+  char **sel, **ext, **ign;
+  size_t nsel, next, nign;
+  char config_error[1400]; /* the last configuration error shown, so it is shown once */
   doc **docs;
   size_t ndocs, capdocs;
   eql_lsp_encoding enc;
@@ -101,6 +112,8 @@ static void logf_(server *s, const char *fmt, ...) {
   va_end(ap);
   fflush(s->log);
 }
+
+static void rules_for(server *s, const char *path, eql_ruleset *rs);
 
 /* ---- JSON helpers ---- */
 
@@ -273,7 +286,9 @@ static void doc_check(server *s, doc *d) {
   doc_sync(s, d);
   if (!d->stale) return;
   eql_diag_list_free(&d->diags);
-  if (eql_project_run_file(s->project, d->path, &s->rules, &d->diags) < 0) {
+  eql_ruleset rules;
+  rules_for(s, d->path, &rules);
+  if (eql_project_run_file(s->project, d->path, &rules, &d->diags) < 0) {
     logf_(s, "checking %s failed (out of memory)", d->path);
     eql_diag_list_free(&d->diags);
   }
@@ -386,67 +401,137 @@ static bool queued_cancel_for(server *s, json_t *id) {
 
 /* ---- configuration ---- */
 
-/* A list setting: a comma-separated string or an array of strings, joined with commas.
- * Returns a malloc'd string, NULL when absent; *bad when present but of the wrong type. */
-static char *setting_list(json_t *v, bool *bad) {
-  if (!v || json_is_null(v)) return NULL;
-  if (json_is_string(v)) return strdup(json_string_value(v));
-  if (!json_is_array(v)) {
-    *bad = true;
-    return NULL;
-  }
-  size_t n = 0, i;
-  json_t *e;
-  json_array_foreach(v, i, e) {
-    if (!json_is_string(e)) {
-      *bad = true;
-      return NULL;
-    }
-    n += strlen(json_string_value(e)) + 1;
-  }
-  char *out = calloc(1, n + 1);
-  if (!out) return NULL;
-  json_array_foreach(v, i, e) {
-    if (i) strcat(out, ",");
-    strcat(out, json_string_value(e));
-  }
-  return out;
+static void free_list(char **l, size_t n) {
+  for (size_t i = 0; i < n; i++) free(l[i]);
+  free(l);
 }
 
-/* Applies settings {"eqlint": {"select": ..., "ignore": ...}} (or the inner object
- * itself). Absent keys mean the defaults: every rule. On an error the rules in force stay
- * and the user is told. Returns true when the rules changed. */
+/* A list setting: a string (itself a comma-separated list) or an array of strings. Sets
+ * *out (malloc'd entries) and *n; false when the value has the wrong type. */
+static bool setting_list(json_t *v, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (!v || json_is_null(v)) return true;
+  if (!json_is_string(v) && !json_is_array(v)) return false;
+  size_t cnt = json_is_string(v) ? 1 : json_array_size(v);
+  char **l = calloc(cnt ? cnt : 1, sizeof *l);
+  if (!l) return false;
+  for (size_t i = 0; i < cnt; i++) {
+    json_t *e = json_is_string(v) ? v : json_array_get(v, i);
+    if (!json_is_string(e) || !(l[i] = strdup(json_string_value(e)))) {
+      free_list(l, cnt);
+      return false;
+    }
+  }
+  *out = l;
+  *n = cnt;
+  return true;
+}
+
+static eql_config_cli settings_cli(const server *s) {
+  eql_config_cli cli = {(const char *const *)s->sel, s->nsel, (const char *const *)s->ext,
+                        s->next, (const char *const *)s->ign, s->nign};
+  return cli;
+}
+
+/* Shows a configuration problem once (until a different one comes up). */
+static void config_problem(server *s, const eql_config_error *err) {
+  char text[sizeof s->config_error];
+  if (err->path[0] && err->line)
+    snprintf(text, sizeof text, "eqlint: %.200s:%u:%u: %s", err->path, err->line, err->col,
+             err->message);
+  else if (err->path[0])
+    snprintf(text, sizeof text, "eqlint: %.200s: %s", err->path, err->message);
+  else
+    snprintf(text, sizeof text, "eqlint: %s", err->message);
+  logf_(s, "%s", text + 8);
+  if (strcmp(text, s->config_error) != 0) {
+    show_message(s, 1, text);
+    snprintf(s->config_error, sizeof s->config_error, "%s", text);
+  }
+}
+
+/* (Re)creates the configuration store: configuration files are read afresh (after one
+ * was saved) and the client's settings apply on top. */
+static void rebuild_store(server *s) {
+  eql_config_store_free(s->store);
+  s->store = NULL;
+  s->config_error[0] = 0;
+  eql_config_options opt;
+  memset(&opt, 0, sizeof opt);
+  opt.cli = settings_cli(s);
+  eql_config_error err;
+  memset(&err, 0, sizeof err);
+  if (eql_config_store_new(&opt, &s->store, &err) != EQL_CONFIG_OK) {
+    s->store = NULL;
+    config_problem(s, &err);
+  }
+}
+
+/* The rules for one file: its configuration and the client's settings. Without a usable
+ * configuration (an invalid file, a buffer that is not a file), the settings alone. */
+static void rules_for(server *s, const char *path, eql_ruleset *rs) {
+  if (s->store && path[0] == '/') {
+    eql_config_error err;
+    memset(&err, 0, sizeof err);
+    if (eql_config_store_ruleset(s->store, path, rs, &err) == 0) return;
+    config_problem(s, &err);
+  }
+  eql_config_cli cli = settings_cli(s);
+  eql_config_ruleset(NULL, &cli, path, rs);
+}
+
+/* Applies settings {"eqlint": {"select": ..., "extendSelect": ..., "ignore": ...}} (or the
+ * inner object itself). Absent keys mean nothing on top of the configuration files. On an
+ * error the settings in force stay and the user is told. True when the settings changed. */
 static bool apply_settings(server *s, json_t *settings) {
   json_t *cfg = json_object_get(settings, "eqlint");
   if (!json_is_object(cfg)) cfg = settings;
-  bool bad = false;
-  char *sel = json_is_object(cfg) ? setting_list(json_object_get(cfg, "select"), &bad) : NULL;
-  char *ign = json_is_object(cfg) ? setting_list(json_object_get(cfg, "ignore"), &bad) : NULL;
-  eql_ruleset rs;
-  char badcode[64], text[160];
-  int rc = 0;
-  if (bad) {
-    snprintf(text, sizeof text, "eqlint: settings `select` and `ignore` must be a string or "
-                                "a list of strings; keeping the previous rules");
-    rc = -1;
-  } else {
-    eql_ruleset_all(&rs);
-    if (sel && eql_ruleset_select(&rs, sel, badcode, sizeof badcode) < 0) rc = -1;
-    if (!rc && ign && eql_ruleset_ignore(&rs, ign, badcode, sizeof badcode) < 0) rc = -1;
-    if (rc)
-      snprintf(text, sizeof text, "eqlint: unknown rule code or prefix '%s' in the settings; "
-                                  "keeping the previous rules", badcode);
+  char **sel = NULL, **ext = NULL, **ign = NULL;
+  size_t nsel = 0, next = 0, nign = 0;
+  json_t *jext = json_object_get(cfg, "extendSelect");
+  if (!jext) jext = json_object_get(cfg, "extend-select");
+  bool ok = !json_is_object(cfg) ||
+            (setting_list(json_object_get(cfg, "select"), &sel, &nsel) &&
+             setting_list(jext, &ext, &next) &&
+             setting_list(json_object_get(cfg, "ignore"), &ign, &nign));
+  char text[1200];
+  eql_config_cli cli = {(const char *const *)sel, nsel, (const char *const *)ext, next,
+                        (const char *const *)ign, nign};
+  eql_config_error err;
+  memset(&err, 0, sizeof err);
+  if (!ok) {
+    snprintf(text, sizeof text, "eqlint: settings `select`, `extendSelect` and `ignore` must "
+                                "be a string or a list of strings; keeping the previous ones");
+  } else if (eql_config_cli_check(&cli, &err) < 0) {
+    snprintf(text, sizeof text, "eqlint: settings: %s; keeping the previous ones", err.message);
+    ok = false;
   }
-  free(sel);
-  free(ign);
-  if (rc) {
-    logf_(s, "%s", text);
+  if (!ok) {
+    free_list(sel, nsel);
+    free_list(ext, next);
+    free_list(ign, nign);
+    logf_(s, "%s", text + 8);
     show_message(s, 1, text);
+    if (!s->store) rebuild_store(s); /* bad settings at initialize: files' configs still apply */
     return false;
   }
-  bool changed = memcmp(&rs, &s->rules, sizeof rs) != 0;
-  s->rules = rs;
-  return changed;
+  free_list(s->sel, s->nsel);
+  free_list(s->ext, s->next);
+  free_list(s->ign, s->nign);
+  s->sel = sel, s->nsel = nsel;
+  s->ext = ext, s->next = next;
+  s->ign = ign, s->nign = nign;
+  rebuild_store(s);
+  return true;
+}
+
+/* Is this the name of a configuration file? Saving one re-reads the configuration. */
+static bool is_config_file(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  return !strcmp(base, "pyproject.toml") || !strcmp(base, "eqlint.toml") ||
+         !strcmp(base, ".eqlint.toml");
 }
 
 /* ---- workspace ---- */
@@ -481,21 +566,42 @@ static void load_workspace(server *s, json_t *params) {
     logf_(s, "no workspace folder: checking open buffers only");
     return;
   }
-  eql_walk_files files;
+  /* discovery as `eqlint check` does it: the configurations' excludes, .gitignore, and
+   * their `src` directories (files parsed for the index only) */
+  eql_walk_files files, extra;
   eql_walk_files_init(&files);
-  if (eql_walk((const char *const *)roots, nroots, &files, walk_error, s) < 0)
-    logf_(s, "out of memory while looking for files; the index is partial");
+  eql_walk_files_init(&extra);
+  eql_config_error cerr;
+  memset(&cerr, 0, sizeof cerr);
+  long rc = s->store ? eql_config_store_walk(s->store, (const char *const *)roots, nroots,
+                                             &files, &extra, walk_error, s, &cerr)
+                     : -2;
+  if (rc == -2) { /* no usable configuration: the plain walk */
+    if (s->store) config_problem(s, &cerr);
+    eql_walk_files_free(&files);
+    eql_walk_files_free(&extra);
+    eql_walk_files_init(&files);
+    eql_walk_files_init(&extra);
+    rc = eql_walk((const char *const *)roots, nroots, &files, walk_error, s);
+  }
+  if (rc == -1) logf_(s, "out of memory while looking for files; the index is partial");
   eql_project_keep_trees(s->project, false);
   size_t added = 0;
-  for (i = 0; i < files.n; i++) {
-    const char *err = NULL;
-    if (eql_project_source(s->project, files.paths[i])) continue;
-    if (eql_project_add_file(s->project, files.paths[i], &err) == 0) added++;
-    else logf_(s, "cannot read %s: %s", files.paths[i], err ? err : "unknown error");
+  for (int pass = 0; pass < 2; pass++) {
+    eql_walk_files *list = pass ? &extra : &files;
+    for (i = 0; i < list->n && added < EQL_LSP_MAX_WORKSPACE_FILES; i++) {
+      const char *err = NULL;
+      if (eql_project_source(s->project, list->paths[i])) continue;
+      if (eql_project_add_file(s->project, list->paths[i], &err) == 0) added++;
+      else logf_(s, "cannot read %s: %s", list->paths[i], err ? err : "unknown error");
+    }
   }
+  if (added == EQL_LSP_MAX_WORKSPACE_FILES)
+    logf_(s, "workspace: stopped indexing at %d files", EQL_LSP_MAX_WORKSPACE_FILES);
   logf_(s, "workspace: %zu Python files indexed from %zu folder%s", added, nroots,
         nroots == 1 ? "" : "s");
   eql_walk_files_free(&files);
+  eql_walk_files_free(&extra);
   for (i = 0; i < nroots; i++) free(roots[i]);
 }
 
@@ -520,6 +626,7 @@ static void handle_initialize(server *s, json_t *id, json_t *params) {
   }
   json_t *opts = json_object_get(params, "initializationOptions");
   if (json_is_object(opts)) apply_settings(s, opts);
+  else rebuild_store(s);
 
   json_t *result = json_pack(
       "{s:{s:s, s:{s:b, s:i, s:{s:b}}, s:b, s:{s:[s]}}, s:{s:s, s:s}}", "capabilities",
@@ -880,6 +987,19 @@ static void did_close(server *s, json_t *params) {
   recheck_all(s);
 }
 
+/* A save changes what other buffers see through the index; a saved configuration file
+ * changes the rules of every buffer below it. */
+static void did_save(server *s, json_t *params) {
+  const char *uri = jget_str(json_object_get(params, "textDocument"), "uri");
+  char *path = uri ? eql_lsp_uri_to_path(uri) : NULL;
+  if (path && is_config_file(path)) {
+    logf_(s, "%s saved: reading the configuration again", path);
+    rebuild_store(s);
+  }
+  free(path);
+  recheck_all(s);
+}
+
 static void handle_notification(server *s, const char *method, json_t *params) {
   if (s->verbose) logf_(s, "notification %s", method);
   if (!strcmp(method, "exit")) {
@@ -891,7 +1011,7 @@ static void handle_notification(server *s, const char *method, json_t *params) {
   if (!strcmp(method, "textDocument/didOpen")) did_open(s, params);
   else if (!strcmp(method, "textDocument/didChange")) did_change(s, params);
   else if (!strcmp(method, "textDocument/didClose")) did_close(s, params);
-  else if (!strcmp(method, "textDocument/didSave")) recheck_all(s);
+  else if (!strcmp(method, "textDocument/didSave")) did_save(s, params);
   else if (!strcmp(method, "workspace/didChangeConfiguration")) {
     if (apply_settings(s, json_object_get(params, "settings"))) recheck_all(s);
   }
@@ -939,7 +1059,6 @@ int eql_lsp_serve(int in_fd, int out_fd, const eql_lsp_options *opts) {
   s.verbose = opts ? opts->verbose : 0;
   s.enc = EQL_LSP_UTF16;
   s.hover_markdown = true;
-  eql_ruleset_all(&s.rules);
   s.project = eql_project_new();
   if (!s.project) {
     logf_(&s, "out of memory");
@@ -972,6 +1091,10 @@ int eql_lsp_serve(int in_fd, int out_fd, const eql_lsp_options *opts) {
   for (size_t i = 0; i < s.ndocs; i++) doc_free(s.docs[i]);
   free(s.docs);
   eql_project_free(s.project);
+  eql_config_store_free(s.store);
+  free_list(s.sel, s.nsel);
+  free_list(s.ext, s.next);
+  free_list(s.ign, s.nign);
   eql_lsp_reader_free(&s.rd);
   return status;
 }
