@@ -714,6 +714,61 @@ static void test_statistics(void) {
   free(got);
 }
 
+/* ---- the rule table as JSON ---- */
+
+static char *render_rules(int rule, int *rc) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  *rc = eql_emit_rules_json(f, rule);
+  fclose(f);
+  return buf;
+}
+
+static void test_rules_json(void) {
+  int rc;
+  char *got = render_rules(EQL_R_EQX001, &rc);
+  CU_ASSERT_EQUAL(rc, 0);
+  json_t *o = parse(got);
+  static const char *const keys[] = {"code",    "name", "severity",   "fixable",
+                                     "summary", "url",  "explanation"};
+  const char *key;
+  json_t *v;
+  size_t i = 0;
+  json_object_foreach(o, key, v) {
+    CU_ASSERT_FATAL(i < sizeof keys / sizeof *keys);
+    CU_ASSERT_STRING_EQUAL(key, keys[i]);
+    i++;
+  }
+  CU_ASSERT_EQUAL(i, sizeof keys / sizeof *keys);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "code")), "EQX001");
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "url")),
+                         "https://eqlint.dev/rules/EQX001");
+  CU_ASSERT_EQUAL(strncmp(json_string_value(json_object_get(o, "explanation")),
+                          "## What it does", 15), 0);
+  json_decref(o);
+  free(got);
+
+  /* --all: every rule, in table order, each object like the single one. */
+  got = render_rules(-1, &rc);
+  CU_ASSERT_EQUAL(rc, 0);
+  json_t *arr = parse(got);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(arr), EQL_RULE_COUNT);
+  for (int r = 0; r < EQL_RULE_COUNT; r++) {
+    json_t *e = json_array_get(arr, (size_t)r);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "code")), eql_rules[r].code);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "severity")),
+                           eql_severity_name(eql_rules[r].severity));
+    CU_ASSERT_EQUAL(json_is_true(json_object_get(e, "fixable")), eql_rules[r].fixable);
+  }
+  json_decref(arr);
+  free(got);
+
+  got = render_rules(EQL_RULE_COUNT, &rc);
+  CU_ASSERT_EQUAL(rc, -1);
+  free(got);
+}
+
 /* ---- atomic output files ---- */
 
 static void test_output_file(void) {
@@ -864,7 +919,8 @@ int main(void) {
       EQL_TEST(test_xml_escape),         EQL_TEST(test_report_path),
       EQL_TEST(test_root_relative),      EQL_TEST(test_empty),
       EQL_TEST(test_format_names),       EQL_TEST(test_statistics),
-      EQL_TEST(test_output_file),        EQL_TEST(test_random_inputs),
+      EQL_TEST(test_rules_json),         EQL_TEST(test_output_file),
+      EQL_TEST(test_random_inputs),
   };
   int rc = eql_cunit_run("emit_formats", tests, sizeof tests / sizeof *tests);
   eql_source_free(model_src);

@@ -90,6 +90,11 @@ int eql_emit_pylint(FILE *out, const eql_diag_list *diags, const eql_emit_option
 int eql_emit_statistics(FILE *out, const eql_diag_list *diags, bool json,
                         const eql_emit_options *opts);
 
+/* `eqlint rule --format json`: rule `rule` (an eql_rule_id) as one JSON object {code, name,
+ * severity, fixable, summary, url, explanation}, or, with rule -1, every rule as an array.
+ * Returns 0, or -1 for a rule outside the table or when writing failed. */
+int eql_emit_rules_json(FILE *out, int rule);
+
 /* Dispatches on fmt. */
 int eql_emit(FILE *out, eql_emit_format fmt, const eql_diag_list *diags,
              eql_emit_source_fn source, const void *ud, const eql_emit_options *opts);
