@@ -18,6 +18,7 @@
 #include <tree_sitter/api.h>
 #include <unistd.h>
 
+#include "eqlint/cfront.h"
 #include "eqlint/ctx.h"
 #include "eqlint/index.h"
 #include "eqlint/notebook.h"
@@ -167,9 +168,11 @@ static int add(eql_project *p, eql_source *src) {
   int is_init = 0;
   char *mod = eql_module_name_for_path(src->path, &is_init);
   void *tree = NULL;
-  eql_facts *facts = mod ? eql_python_facts_incremental(src, mod, is_init, NULL,
-                                                        p->keep_trees ? &tree : NULL)
-                         : NULL;
+  const char *cerr = NULL; /* .c/.h: the C front end (no incremental trees) */
+  eql_facts *facts = !mod ? NULL
+                     : eql_cfront_is_c_path(src->path) ? eql_c_facts(src, &cerr)
+                     : eql_python_facts_incremental(src, mod, is_init, NULL,
+                                                    p->keep_trees ? &tree : NULL);
   if (!facts && mod && !strcmp(eql_python_last_error(), "timeout")) {
     char why[200];
     if (p->on_skip) p->on_skip(src->path, timeout_reason(p, why, sizeof why), p->skip_ud);
@@ -646,8 +649,12 @@ static void load_one(const eql_project *p, const char *path, bool prefilter, loa
   }
   l->src = src;
   if (!l->skipped) {
-    l->facts = eql_python_facts(src, l->module_name, l->is_init);
-    if (!l->facts && !strcmp(eql_python_last_error(), "timeout")) {
+    const char *cerr = NULL; /* .c/.h: the C front end; its failures are reported, skipped */
+    l->facts = eql_cfront_is_c_path(path) ? eql_c_facts(src, &cerr)
+                                          : eql_python_facts(src, l->module_name, l->is_init);
+    if (!l->facts && cerr) {
+      l->err = cerr;
+    } else if (!l->facts && !strcmp(eql_python_last_error(), "timeout")) {
       l->budget = true;
       l->err = timeout_reason(p, msg, msglen);
       eql_source_free(src);

@@ -154,7 +154,8 @@ static char *join(const char *dir, const char *name) {
 bool eql_walk_is_python(const char *name) {
   size_t n = strlen(name);
   return (n > 3 && strcmp(name + n - 3, ".py") == 0) ||
-         (n > 6 && strcmp(name + n - 6, ".ipynb") == 0); /* notebooks: their code cells */
+         (n > 6 && strcmp(name + n - 6, ".ipynb") == 0) || /* notebooks: their code cells */
+         (n > 2 && name[n - 2] == '.' && (name[n - 1] == 'c' || name[n - 1] == 'h')); /* C */
 }
 
 static bool is_venv(const char *dir_path, const char *name);
