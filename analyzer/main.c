@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eqlint/cfront.h"
 #include "eqlint/check.h"
 #include "eqlint/emit.h"
 #include "eqlint/lsp.h"
@@ -74,6 +75,9 @@ static const char check_usage[] =
     "  --statistics        Print how many diagnostics each rule reported instead of the\n"
     "                      diagnostics (a JSON array with --format json)\n"
     "  -e, --exit-zero     Exit with 0 even when diagnostics are reported\n"
+    "  -p DIR              C files: use DIR/compile_commands.json (default: the nearest\n"
+    "                      one above each file, else -std=gnu11 -I<its dir> -I<runtime/include>)\n"
+    "  -I DIR, -D NAME[=V] C files: extra include directory or macro\n"
     "  -j, --jobs N        Check files on N threads (default: one per core); output order\n"
     "                      never depends on N\n"
     "      --no-prefilter  Also parse files that mention none of jax, equinox, optax\n"
@@ -330,7 +334,7 @@ static int cmd_check(int argc, char **argv) {
   /* "-" first: paths come back in order as code 1, so options may follow paths even when
    * POSIXLY_CORRECT turns off getopt's reordering; ":" next: missing values are told apart. */
   opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, "-:hqeo:j:", longopts, NULL)) != -1;) {
+  for (int c; (c = getopt_long(argc, argv, "-:hqeo:j:p:I:D:", longopts, NULL)) != -1;) {
     switch (c) {
       case 1:
         /* "-" is standard input, not a file to walk. */
@@ -360,6 +364,17 @@ static int cmd_check(int argc, char **argv) {
       case 'q': quiet = true; break;
       case 'T': statistics = true; break;
       case 'e': exit_zero = true; break;
+      case 'p': /* C files: compile_commands.json directory, include paths, macros */
+      case 'I':
+      case 'D': {
+        char flag[4096];
+        snprintf(flag, sizeof flag, "-%c%s", c, optarg);
+        if ((c == 'p' ? eql_cfront_set_compdb_dir(optarg) : eql_cfront_add_flag(flag)) != 0) {
+          fputs("eqlint: error: out of memory\n", stderr);
+          goto done;
+        }
+        break;
+      }
       case 'j': {
         char *end = NULL;
         long j = strtol(optarg, &end, 10);
