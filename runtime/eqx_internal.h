@@ -81,6 +81,9 @@ struct eqx_tape_entry {
     eqx_array *out;              /* retained */
     eqx_opparams p;
     eqx_array *grad;             /* d loss / d out, allocated (zeroed) on demand in backward */
+    unsigned fresh;              /* bit k: gin[k] is a just-zeroed buffer this rule writes
+                                    first, so it may overwrite instead of add (set by jit
+                                    replays for ops with vjp_fresh; 0 everywhere else) */
 };
 
 /* Backward rule: add the contribution of g (d loss / d out) into gin[i] (NULL for inputs
@@ -110,6 +113,7 @@ struct eqx_op {
     bool view;        /* output shares the first input's storage (reshape, stop_gradient) */
     bool no_grad;     /* never recorded (stop_gradient) */
     eqx_batch_fn batch;
+    bool vjp_fresh;   /* vjp honours e->fresh: it then writes every element of that gin */
 };
 
 typedef enum eqx_mode { EQX_MODE_EAGER = 0, EQX_MODE_GRAD } eqx_mode;
@@ -171,6 +175,11 @@ typedef eqx_status (*eqx_kernel_fn)(const eqx_array *const *in, eqx_array *const
  * axes fails: "batching rule for '<name>' not implemented". */
 eqx_status eqx__kernel(const char *name, eqx_kernel_fn kern, int nin, const eqx_array *const *in,
                        int nout, eqx_array *const *out, const float *kp, int nkp);
+
+/* Runs fn(arg, lo, hi) over [0, n) split across the cores (pool.c); inline when n is below
+ * min_chunk per core, when helpers are disabled (EQX_NUM_THREADS=1) or already busy. */
+typedef void (*eqx__range_fn)(void *arg, int64_t lo, int64_t hi);
+void eqx__parallel_for(int64_t n, int64_t min_chunk, eqx__range_fn fn, void *arg);
 
 /* The trace recorder of eqx_filter_jit (jit.c): non-NULL on this thread while a function is
  * being traced. Every kernel run while it is set is appended to the program. */

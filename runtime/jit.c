@@ -33,7 +33,7 @@
 _Thread_local eqx__recorder *eqx__rec;
 
 enum { SLOT_INPUT, SLOT_CONST, SLOT_BUF, SLOT_VIEW, SLOT_OUT };
-enum { I_FWD, I_VJP, I_VIEW, I_ZERO, I_FILL, I_COPY, I_KERNEL };
+enum { I_FWD, I_VJP, I_VIEW, I_ZERO, I_FILL, I_COPY, I_KERNEL, I_NOP };
 
 #define EQX__MAX_KP 8
 
@@ -48,6 +48,7 @@ typedef struct instr {
     int out[EQX__MAX_KOUT];
     int g;                    /* VJP: slot of d loss / d out */
     int gin[EQX__MAX_IN];     /* VJP: gradient buffer slots, -1 where none */
+    unsigned fresh;           /* VJP: gin bits that may be overwritten (elide_zeroing) */
     float fill;
 } instr;
 
@@ -250,6 +251,7 @@ static eqx_status run(const program *pg) {
             e.op = i->op;
             e.nin = i->nin;
             e.p = i->p;
+            e.fresh = i->fresh;
             e.out = S(pg, i->out[0]);
             float *gin[EQX__MAX_IN] = {NULL};
             for (int k = 0; k < i->nin; k++) {
@@ -284,6 +286,7 @@ static eqx_status run(const program *pg) {
             EQX_TRY(i->kern(in, out, i->kp));
             break;
         }
+        case I_NOP: break;
         }
     }
     return EQX_OK;
@@ -484,6 +487,39 @@ done:
     return s;
 }
 
+static int refs_to(const instr *u, int s) {
+    int n = u->g == s;
+    for (int k = 0; k < EQX__MAX_KIN; k++) n += u->in[k] == s;
+    for (int k = 0; k < EQX__MAX_KOUT; k++) n += u->out[k] == s;
+    for (int k = 0; k < EQX__MAX_IN; k++) n += u->gin[k] == s;
+    return n;
+}
+
+/* Gradient buffers are zeroed and then accumulated into. When the first instruction to
+ * touch a zeroed buffer is a backward rule that can overwrite (a GEMM with beta = 0, a
+ * copy instead of +=), the zeroing is dropped and that rule told the buffer is fresh: one
+ * memset per gradient buffer per step less. The program order is fixed, so "first" is
+ * known once, here. */
+static void elide_zeroing(program *pg) {
+    for (int z = 0; z < pg->ncode; z++) {
+        instr *zi = &pg->code[z];
+        if (zi->kind != I_ZERO) continue;
+        int s = zi->out[0];
+        for (int j = z + 1; j < pg->ncode; j++) {
+            instr *u = &pg->code[j];
+            int r = refs_to(u, s);
+            if (!r) continue;
+            if (u->kind == I_VJP && u->op->vjp_fresh && r == 1)
+                for (int k = 0; k < u->nin; k++)
+                    if (u->gin[k] == s) {
+                        u->fresh |= 1u << k;
+                        zi->kind = I_NOP;
+                    }
+            break;
+        }
+    }
+}
+
 static eqx_status trace(eqx_ctx *ctx, eqx_jitted *jf, const eqx_tree *args, eqx_tree **out) {
     eqx_treedef *td;
     eqx_tree **leaves;
@@ -569,6 +605,7 @@ static eqx_status trace(eqx_ctx *ctx, eqx_jitted *jf, const eqx_tree *args, eqx_
     eqx__rec = NULL;
     if (!s && !res) s = eqx__err(EQX_ERR_ARG, "eqx_filter_jit: the function gave no result");
     if (!s) s = finish_outputs(e, res);
+    if (!s) elide_zeroing(&e->pg);
     eqx_tree_free(res);
     res = NULL;
     eqx_ctx_free(tctx);

@@ -179,7 +179,7 @@ static eqx_status bin_shape_named(const char *name, const eqx_array *const *in,
         });                                                                              \
     }                                                                                    \
     const eqx_op eqx__##NAME##_op = {bin_names[CODE], 2, NAME##_shape, NAME##_fwd,      \
-                                     NAME##_vjp, false, false, eqx__batch_binary};
+                                     NAME##_vjp, false, false, eqx__batch_binary, false};
 
 DEF_BIN(add, BIN_ADD, a + b, gg, gg)
 DEF_BIN(sub, BIN_SUB, a - b, gg, -gg)
@@ -232,6 +232,15 @@ static eqx_status same_shape_f32(const char *name, const eqx_array *const *in, e
         (void)s;                                                                         \
         if (!gin[0]) return;                                                             \
         float *restrict GI = gin[0]; /* the input's gradient buffer: its own array */  \
+        if (e->fresh & 1u) {                                                             \
+            for (int64_t i = 0; i < e->out->size; i++) {                                \
+                float x = X[i], y = Y[i];                                               \
+                (void)x;                                                                 \
+                (void)y;                                                                 \
+                GI[i] = G_[i] * (D);                                                     \
+            }                                                                            \
+            return;                                                                      \
+        }                                                                                \
         for (int64_t i = 0; i < e->out->size; i++) {                                    \
             float x = X[i], y = Y[i];                                                   \
             (void)x;                                                                     \
@@ -240,7 +249,7 @@ static eqx_status same_shape_f32(const char *name, const eqx_array *const *in, e
         }                                                                                \
     }                                                                                    \
     static const eqx_op NAME##_op = {PUB, 1, NAME##_shape, NAME##_fwd, NAME##_vjp,      \
-                                     false, false, eqx__batch_unary};
+                                     false, false, eqx__batch_unary, true};
 
 DEF_UNARY(tanh, "eqx_tanh", tanhf(x), 1.0f - y * y)
 DEF_UNARY(relu, "eqx_relu", x > 0.0f ? x : 0.0f, x > 0.0f ? 1.0f : 0.0f)
@@ -262,13 +271,23 @@ static eqx_status any_shape(const eqx_array *const *in, const eqx_opparams *p, e
 
 static void pass_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
     if (!gin[0]) return;
-    for (int64_t i = 0; i < e->out->size; i++) gin[0][i] += g[i];
+    if (e->fresh & 1u) memcpy(gin[0], g, (size_t)e->out->size * sizeof(float));
+    else
+        for (int64_t i = 0; i < e->out->size; i++) gin[0][i] += g[i];
+}
+
+/* Where a matrix-product rule writes nothing (an empty dimension), a fresh buffer must
+ * still come out as zeros. */
+static void zero_fresh(const struct eqx_tape_entry *e, float **gin) {
+    for (int k = 0; k < e->nin; k++)
+        if (gin[k] && (e->fresh >> k & 1u))
+            memset(gin[k], 0, (size_t)e->in[k]->size * sizeof(float));
 }
 
 const eqx_op eqx__identity_op = {"eqx_identity", 1, any_shape, NULL, pass_vjp, true, false,
-                                 eqx__batch_unary};
+                                 eqx__batch_unary, true};
 static const eqx_op stop_gradient_op = {"eqx_stop_gradient", 1, any_shape, NULL, NULL, true,
-                                        true, eqx__batch_unary};
+                                        true, eqx__batch_unary, false};
 
 static eqx_status reshape_shape(const eqx_array *const *in, const eqx_opparams *p,
                                 eqx_dtype *dt, int *nd, int64_t *sh) {
@@ -298,7 +317,7 @@ static eqx_status reshape_shape(const eqx_array *const *in, const eqx_opparams *
     return EQX_OK;
 }
 const eqx_op eqx__reshape_op = {"eqx_reshape", 1, reshape_shape, NULL, pass_vjp, true, false,
-                                eqx__batch_reshape};
+                                eqx__batch_reshape, true};
 
 /* ------------------------------------------------------------ transpose */
 
@@ -355,7 +374,7 @@ static void transpose_vjp(const struct eqx_tape_entry *e, const float *g, float 
     PERM_LOOP(e->in[0], &e->p, e->out->ndim, e->out->shape, G[src] += g[o]);
 }
 const eqx_op eqx__transpose_op = {"eqx_transpose", 1, transpose_shape, transpose_fwd,
-                                  transpose_vjp, false, false, eqx__batch_transpose};
+                                  transpose_vjp, false, false, eqx__batch_transpose, false};
 
 /* ------------------------------------------------------------ reductions */
 
@@ -443,9 +462,9 @@ static void mean_vjp(const struct eqx_tape_entry *e, const float *g, float **gin
     reduce_vjp_scaled(e, g, gin, 1.0f / (float)reduce_count(e->in[0], e->out));
 }
 const eqx_op eqx__sum_op = {"eqx_sum", 1, sum_shape, sum_fwd, sum_vjp, false, false,
-                            eqx__batch_reduce};
+                            eqx__batch_reduce, false};
 const eqx_op eqx__mean_op = {"eqx_mean", 1, mean_shape, mean_fwd, mean_vjp, false, false,
-                             eqx__batch_reduce};
+                             eqx__batch_reduce, false};
 
 /* ------------------------------------------------------------ matmul */
 
@@ -497,20 +516,24 @@ static eqx_status matmul_fwd(const eqx_array *const *in, const eqx_opparams *p,
     return EQX_OK;
 }
 
+/* beta = 0 overwrites a buffer the jit knows is fresh (e->fresh), sparing its zeroing */
 static void matmul_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
     int M, K, N;
     mm_dims(e->in[0], e->in[1], &M, &K, &N);
-    if (M == 0 || N == 0 || K == 0) return;
+    if (M == 0 || N == 0 || K == 0) {
+        zero_fresh(e, gin);
+        return;
+    }
     eqx__gemm_calls += (gin[0] != NULL) + (gin[1] != NULL);
     if (gin[0]) /* dA (M,K) += dC (M,N) @ B^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, g, N,
-                    e->in[1]->data, N, 1.0f, gin[0], K);
+                    e->in[1]->data, N, (e->fresh & 1u) ? 0.0f : 1.0f, gin[0], K);
     if (gin[1]) /* dB (K,N) += A^T @ dC */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, e->in[0]->data, K,
-                    g, N, 1.0f, gin[1], N);
+                    g, N, (e->fresh & 2u) ? 0.0f : 1.0f, gin[1], N);
 }
 const eqx_op eqx__matmul_op = {"eqx_matmul", 2, matmul_shape, matmul_fwd, matmul_vjp, false,
-                               false, eqx__batch_matmul};
+                               false, eqx__batch_matmul, true};
 
 /* ------------------------------------------------------------ softmax family */
 
@@ -557,7 +580,7 @@ static void lsm_vjp(const struct eqx_tape_entry *e, const float *g, float **gin)
     }
 }
 static const eqx_op lsm_op = {"eqx_log_softmax", 1, lsm_shape, lsm_fwd, lsm_vjp, false, false,
-                              eqx__batch_unary};
+                              eqx__batch_unary, false};
 
 static eqx_status ce_shape(const eqx_array *const *in, const eqx_opparams *p, eqx_dtype *dt,
                            int *nd, int64_t *sh) {
@@ -629,7 +652,7 @@ static void ce_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) 
     }
 }
 static const eqx_op ce_op = {"eqx_cross_entropy", 2, ce_shape, ce_fwd, ce_vjp, false, false,
-                             eqx__batch_cross_entropy};
+                             eqx__batch_cross_entropy, false};
 
 static eqx_status mse_shape(const eqx_array *const *in, const eqx_opparams *p, eqx_dtype *dt,
                             int *nd, int64_t *sh) {
@@ -671,7 +694,7 @@ static void mse_vjp(const struct eqx_tape_entry *e, const float *g, float **gin)
     }
 }
 static const eqx_op mse_op = {"eqx_mse", 2, mse_shape, mse_fwd, mse_vjp, false, false,
-                              eqx__batch_mse};
+                              eqx__batch_mse, false};
 
 /* ------------------------------------------------------------ internal ops for batching */
 
@@ -713,7 +736,7 @@ static void bcast_vjp(const struct eqx_tape_entry *e, const float *g, float **gi
     BCAST_LOOP(&bc, e->out->size, G[ia] += g[o]);
 }
 const eqx_op eqx__broadcast_op = {"broadcast_to", 1, bcast_shape, bcast_fwd, bcast_vjp, false,
-                                  false, NULL};
+                                  false, NULL, false};
 
 /* gemm_nt(A (M,K), B (N,K)) = A @ B^T (M,N): the batched linear layer, x_batch @ W^T, as
  * one GEMM with no transposed copy of W; both gradients are single GEMMs too. */
@@ -750,17 +773,20 @@ static eqx_status gemm_nt_fwd(const eqx_array *const *in, const eqx_opparams *p,
 }
 static void gemm_nt_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
     int M = (int)e->in[0]->shape[0], K = (int)e->in[0]->shape[1], N = (int)e->in[1]->shape[0];
-    if (M == 0 || N == 0 || K == 0) return;
+    if (M == 0 || N == 0 || K == 0) {
+        zero_fresh(e, gin);
+        return;
+    }
     eqx__gemm_calls += (gin[0] != NULL) + (gin[1] != NULL);
     if (gin[0]) /* dA (M,K) += dC (M,N) @ B (N,K) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, g, N,
-                    e->in[1]->data, K, 1.0f, gin[0], K);
+                    e->in[1]->data, K, (e->fresh & 1u) ? 0.0f : 1.0f, gin[0], K);
     if (gin[1]) /* dB (N,K) += dC^T (N,M) @ A (M,K) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, g, N,
-                    e->in[0]->data, K, 1.0f, gin[1], K);
+                    e->in[0]->data, K, (e->fresh & 2u) ? 0.0f : 1.0f, gin[1], K);
 }
 const eqx_op eqx__gemm_nt_op = {"gemm_nt", 2, gemm_nt_shape, gemm_nt_fwd, gemm_nt_vjp, false,
-                                false, NULL};
+                                false, NULL, true};
 
 /* ce_rows(logits (..., C), labels (...)): the per-row cross-entropy, not yet averaged, so
  * the batched cross-entropy can average each example's rows separately. */
@@ -811,7 +837,7 @@ static void ce_rows_vjp(const struct eqx_tape_entry *e, const float *g, float **
     }
 }
 const eqx_op eqx__ce_rows_op = {"cross_entropy_rows", 2, ce_rows_shape, ce_rows_fwd,
-                                ce_rows_vjp, false, false, NULL};
+                                ce_rows_vjp, false, false, NULL, false};
 
 /* ------------------------------------------------------------ public entry points */
 

@@ -219,14 +219,32 @@ static void adam_loop(const float *restrict G, const float *restrict M, const fl
     }
 }
 
+/* Large parameters are updated on all cores (pool.c); below this many elements per core,
+ * waking a helper costs more than the loop. */
+#define PAR_MIN 32768
+
+typedef struct adam_job {
+    const float *G, *M, *V, *P;
+    float *U, *MN, *VN;
+    const float *kp;
+    float ib1, ib2;
+} adam_job;
+
+static void adam_range(void *arg, int64_t lo, int64_t hi) {
+    const adam_job *j = arg;
+    adam_loop(j->G + lo, j->M + lo, j->V + lo, j->P ? j->P + lo : NULL, j->U + lo, j->MN + lo,
+              j->VN + lo, hi - lo, j->kp, j->ib1, j->ib2);
+}
+
 /* in: g, mu, nu, count', params (AdamW only, else NULL); out: update, mu', nu'. */
 static eqx_status adam_kernel(const eqx_array *const *in, eqx_array *const *out,
                               const float *kp) {
     int32_t t = ((const int32_t *)in[3]->data)[0];
     double bc1 = 1.0 - pow((double)kp[KP_B1], t), bc2 = 1.0 - pow((double)kp[KP_B2], t);
-    adam_loop(in[0]->data, in[1]->data, in[2]->data, in[4] ? in[4]->data : NULL, out[0]->data,
-              out[1]->data, out[2]->data, in[0]->size, kp, (float)(1.0 / bc1),
-              (float)(1.0 / bc2));
+    adam_job j = {in[0]->data, in[1]->data, in[2]->data, in[4] ? in[4]->data : NULL,
+                  out[0]->data, out[1]->data, out[2]->data, kp, (float)(1.0 / bc1),
+                  (float)(1.0 / bc2)};
+    eqx__parallel_for(in[0]->size, PAR_MIN, adam_range, &j);
     return EQX_OK;
 }
 
@@ -251,10 +269,21 @@ static void add_loop(const float *restrict P, const float *restrict U, float *re
     for (int64_t k = 0; k < n; k++) N[k] = P[k] + U[k];
 }
 
+typedef struct add_job {
+    const float *P, *U;
+    float *N;
+} add_job;
+
+static void add_range(void *arg, int64_t lo, int64_t hi) {
+    const add_job *j = arg;
+    add_loop(j->P + lo, j->U + lo, j->N + lo, hi - lo);
+}
+
 static eqx_status apply_kernel(const eqx_array *const *in, eqx_array *const *out,
                                const float *kp) {
     (void)kp;
-    add_loop(in[0]->data, in[1]->data, out[0]->data, in[0]->size);
+    add_job j = {in[0]->data, in[1]->data, out[0]->data};
+    eqx__parallel_for(in[0]->size, PAR_MIN, add_range, &j);
     return EQX_OK;
 }
 

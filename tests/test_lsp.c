@@ -703,6 +703,95 @@ static void test_workspace_index_cross_file(void) {
   rmdir(dir);
 }
 
+static const char MODEL_PY[] =
+    "import equinox as eqx\n\n\n"
+    "class Net(eqx.Module):\n"
+    "    head: eqx.nn.Linear\n"
+    "    dropout: eqx.nn.Dropout\n\n"
+    "    def __init__(self, *, key):\n"
+    "        self.head = eqx.nn.Linear(4, 2, key=key)\n"
+    "        self.dropout = eqx.nn.Dropout(0.1)\n";
+static const char MODEL_PY_ARRAYS[] =
+    "import equinox as eqx\n\n\n"
+    "class Net(eqx.Module):\n"
+    "    head: eqx.nn.Linear\n\n"
+    "    def __init__(self, *, key):\n"
+    "        self.head = eqx.nn.Linear(4, 2, key=key)\n";
+static const char TRAIN_PY[] =
+    "import jax.random as jr\nimport optax\n\nfrom model import Net\n\n"
+    "model = Net(key=jr.PRNGKey(0))\noptim = optax.adam(1e-3)\nstate = optim.init(model)\n";
+
+static void notify_watched(client *c, const char *uri, int type) {
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"method\":\"workspace/didChangeWatchedFiles\",\"params\":"
+               "{\"changes\":[{\"uri\":\"%s\",\"type\":%d}]}}", uri, type);
+}
+
+static void change_folders(client *c, const char *root, bool added) {
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"method\":\"workspace/didChangeWorkspaceFolders\","
+               "\"params\":{\"event\":{\"added\":[%s%s%s],\"removed\":[%s%s%s]}}}",
+            added ? "{\"name\":\"lib\",\"uri\":\"" : "", added ? root : "", added ? "\"}" : "",
+            added ? "" : "{\"name\":\"lib\",\"uri\":\"", added ? "" : root, added ? "" : "\"}");
+}
+
+/* Folders added and removed while running, and files changed outside the editor (through
+ * the watchers the server registers when the client allows it). */
+static void test_workspace_folders_and_watched_files(void) {
+  char lib[] = "/tmp/eqlint-lsp-lib-XXXXXX", app[] = "/tmp/eqlint-lsp-app-XXXXXX";
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(lib));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(app));
+  write_file(lib, "model.py", MODEL_PY);
+  write_file(app, "train.py", TRAIN_PY);
+  char *lib_uri = eql_lsp_path_to_uri(lib), *app_uri = eql_lsp_path_to_uri(app);
+  char train[PATH_MAX], model[PATH_MAX], init[2 * PATH_MAX];
+  snprintf(train, sizeof train, "%s/train.py", app_uri);
+  snprintf(model, sizeof model, "%s/model.py", lib_uri);
+  snprintf(init, sizeof init, ",\"capabilities\":{\"workspace\":{\"didChangeWatchedFiles\":"
+                              "{\"dynamicRegistration\":true}}},\"workspaceFolders\":[{\"uri\":"
+                              "\"%s\",\"name\":\"app\"}]", app_uri);
+  client *c = client_start();
+  initialize(c, init);
+  json_t *reg = wait_for(c, match_method, "client/registerCapability");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
+  json_t *r0 = json_array_get(json_object_get(json_object_get(reg, "params"), "registrations"), 0);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r0, "method")),
+                         "workspace/didChangeWatchedFiles");
+  send_json(c, "{\"jsonrpc\":\"2.0\",\"id\":%" JSON_INTEGER_FORMAT ",\"result\":null}",
+            json_integer_value(json_object_get(reg, "id")));
+  open_doc(c, train, TRAIN_PY);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 0); /* Net is unknown yet */
+  change_folders(c, lib_uri, true);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 1); /* now it is known */
+  write_file(lib, "model.py", MODEL_PY_ARRAYS);
+  notify_watched(c, model, 2);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 0);
+  write_file(lib, "model.py", MODEL_PY);
+  notify_watched(c, model, 1);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 1);
+  change_folders(c, lib_uri, false);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 0);
+  change_folders(c, lib_uri, true);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 1);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/model.py", lib);
+  unlink(path);
+  notify_watched(c, model, 3);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, train)), 0);
+  shutdown_exit(c, 2);
+  client_free(c);
+  /* a client without dynamic registration is never asked */
+  c = client_start();
+  initialize(c, NULL);
+  shutdown_exit(c, 2);
+  CU_ASSERT_PTR_NULL(find_now(c, match_method, "client/registerCapability"));
+  client_free(c);
+  free(lib_uri);
+  free(app_uri);
+  snprintf(path, sizeof path, "%s/train.py", app);
+  unlink(path);
+  rmdir(lib);
+  rmdir(app);
+}
+
 /* Configuration files of the workspace (pyproject.toml [tool.eqlint]) select the rules of
  * the files below them; saving one re-reads it; the client's settings apply on top. */
 static void test_config_file_in_workspace(void) {
@@ -1258,6 +1347,7 @@ int main(void) {
       EQL_TEST(test_close_publishes_empty),
       EQL_TEST(test_workspace_index_cross_file),
       EQL_TEST(test_config_file_in_workspace),
+      EQL_TEST(test_workspace_folders_and_watched_files),
       EQL_TEST(test_exit_codes),
       EQL_TEST(test_request_before_initialize),
       EQL_TEST(test_unknown_methods),

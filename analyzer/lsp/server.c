@@ -92,6 +92,9 @@ typedef struct server {
   char **sel, **ext, **ign;
   size_t nsel, next, nign;
   char config_error[1400]; /* the last configuration error shown, so it is shown once */
+  eql_walk_files ws;       /* files added from disk (workspace folders), for folder removal */
+  bool watch_dynamic;      /* the client lets us register file watchers */
+  int next_request_id;     /* ids of the requests we send the client */
   doc **docs;
   size_t ndocs, capdocs;
   eql_lsp_encoding enc;
@@ -540,32 +543,35 @@ static void walk_error(void *ud, const char *path, const char *reason) {
   logf_((server *)ud, "cannot read %s: %s", path, reason);
 }
 
-/* Adds every .py file under the workspace roots (each a file:// URI) from disk. */
-static void load_workspace(server *s, json_t *params) {
-  char *roots[64];
-  size_t nroots = 0;
-  json_t *folders = json_object_get(params, "workspaceFolders");
-  size_t i;
-  json_t *f;
-  if (json_is_array(folders)) {
-    json_array_foreach(folders, i, f) {
-      const char *uri = jget_str(f, "uri");
-      char *p = uri ? eql_lsp_uri_to_path(uri) : NULL;
-      if (p && p[0] == '/' && nroots < 64) roots[nroots++] = p;
-      else free(p);
-    }
-  }
-  if (nroots == 0) {
-    const char *uri = jget_str(params, "rootUri");
-    char *p = uri ? eql_lsp_uri_to_path(uri) : NULL;
-    if (!p && jget_str(params, "rootPath")) p = strdup(jget_str(params, "rootPath"));
-    if (p && p[0] == '/') roots[nroots++] = p;
-    else free(p);
-  }
-  if (nroots == 0) {
-    logf_(s, "no workspace folder: checking open buffers only");
+/* Adds a file from disk to the project (a workspace file, not an open buffer). */
+static void index_file(server *s, const char *path) {
+  const char *err = NULL;
+  eql_project_remove(s->project, path);
+  eql_project_keep_trees(s->project, false);
+  if (eql_project_add_file(s->project, path, &err) < 0) {
+    logf_(s, "cannot read %s: %s", path, err ? err : "unknown error");
     return;
   }
+  for (size_t i = 0; i < s->ws.n; i++)
+    if (!strcmp(s->ws.paths[i], path)) return;
+  if (s->ws.n == s->ws.cap) {
+    size_t cap = s->ws.cap ? s->ws.cap * 2 : 64;
+    char **pp = realloc(s->ws.paths, cap * sizeof *pp);
+    if (!pp) return;
+    s->ws.paths = pp;
+    s->ws.cap = cap;
+  }
+  if ((s->ws.paths[s->ws.n] = strdup(path))) s->ws.n++;
+}
+
+static doc *doc_by_path(server *s, const char *path) {
+  for (size_t i = 0; i < s->ndocs; i++)
+    if (!strcmp(s->docs[i]->path, path)) return s->docs[i];
+  return NULL;
+}
+
+/* Adds every .py file under the folders `roots` (absolute paths) from disk. */
+static void index_folders(server *s, char **roots, size_t nroots) {
   /* discovery as `eqlint check` does it: the configurations' excludes, .gitignore, and
    * their `src` directories (files parsed for the index only) */
   eql_walk_files files, extra;
@@ -585,24 +591,87 @@ static void load_workspace(server *s, json_t *params) {
     rc = eql_walk((const char *const *)roots, nroots, &files, walk_error, s);
   }
   if (rc == -1) logf_(s, "out of memory while looking for files; the index is partial");
-  eql_project_keep_trees(s->project, false);
   size_t added = 0;
   for (int pass = 0; pass < 2; pass++) {
     eql_walk_files *list = pass ? &extra : &files;
-    for (i = 0; i < list->n && added < EQL_LSP_MAX_WORKSPACE_FILES; i++) {
-      const char *err = NULL;
-      if (eql_project_source(s->project, list->paths[i])) continue;
-      if (eql_project_add_file(s->project, list->paths[i], &err) == 0) added++;
-      else logf_(s, "cannot read %s: %s", list->paths[i], err ? err : "unknown error");
+    for (size_t i = 0; i < list->n && s->ws.n < EQL_LSP_MAX_WORKSPACE_FILES; i++) {
+      doc *d = doc_by_path(s, list->paths[i]);
+      if (d) { /* an open buffer wins; it becomes a workspace file for when it closes */
+        d->was_in_project = true;
+        continue;
+      }
+      size_t before = s->ws.n;
+      index_file(s, list->paths[i]);
+      added += s->ws.n > before;
     }
   }
-  if (added == EQL_LSP_MAX_WORKSPACE_FILES)
+  if (s->ws.n >= EQL_LSP_MAX_WORKSPACE_FILES)
     logf_(s, "workspace: stopped indexing at %d files", EQL_LSP_MAX_WORKSPACE_FILES);
   logf_(s, "workspace: %zu Python files indexed from %zu folder%s", added, nroots,
         nroots == 1 ? "" : "s");
   eql_walk_files_free(&files);
   eql_walk_files_free(&extra);
-  for (i = 0; i < nroots; i++) free(roots[i]);
+}
+
+/* Drops the workspace files below `root` (a folder removed from the workspace). */
+static void unindex_folder(server *s, const char *root) {
+  size_t rl = strlen(root), w = 0;
+  for (size_t i = 0; i < s->ws.n; i++) {
+    char *p = s->ws.paths[i];
+    if (strncmp(p, root, rl) || (p[rl] != '/' && rl > 1)) {
+      s->ws.paths[w++] = p;
+      continue;
+    }
+    doc *d = doc_by_path(s, p);
+    if (d) d->was_in_project = false; /* the buffer stays; on close it simply goes */
+    else eql_project_remove(s->project, p);
+    free(p);
+  }
+  s->ws.n = w;
+}
+
+/* The folder paths of an array of WorkspaceFolder (malloc'd, at most max). */
+static size_t folder_paths(json_t *folders, char **out, size_t max) {
+  size_t n = 0, i;
+  json_t *f;
+  json_array_foreach(folders, i, f) {
+    const char *uri = jget_str(f, "uri");
+    char *p = uri ? eql_lsp_uri_to_path(uri) : NULL;
+    if (p && p[0] == '/' && n < max) out[n++] = p;
+    else free(p);
+  }
+  return n;
+}
+
+/* The workspace at initialize: workspaceFolders, else rootUri, else rootPath. */
+static void load_workspace(server *s, json_t *params) {
+  char *roots[64];
+  size_t nroots = folder_paths(json_object_get(params, "workspaceFolders"), roots, 64);
+  if (nroots == 0) {
+    const char *uri = jget_str(params, "rootUri");
+    char *p = uri ? eql_lsp_uri_to_path(uri) : NULL;
+    if (!p && jget_str(params, "rootPath")) p = strdup(jget_str(params, "rootPath"));
+    if (p && p[0] == '/') roots[nroots++] = p;
+    else free(p);
+  }
+  if (nroots == 0) {
+    logf_(s, "no workspace folder: checking open buffers only");
+    return;
+  }
+  index_folders(s, roots, nroots);
+  for (size_t i = 0; i < nroots; i++) free(roots[i]);
+}
+
+/* Asks the client to tell us about .py and configuration files changed outside the
+ * editor (git checkout, code generators), when it supports registering watchers. */
+static void register_watchers(server *s) {
+  if (!s->watch_dynamic) return;
+  send_msg(s, json_pack("{s:s, s:i, s:s, s:{s:[{s:s, s:s, s:{s:[{s:s}, {s:s}]}}]}}",
+                        "jsonrpc", "2.0", "id", ++s->next_request_id, "method",
+                        "client/registerCapability", "params", "registrations", "id",
+                        "eqlint-watch", "method", "workspace/didChangeWatchedFiles",
+                        "registerOptions", "watchers", "globPattern", "**/*.py", "globPattern",
+                        "**/{pyproject.toml,eqlint.toml,.eqlint.toml}"));
 }
 
 /* ---- requests ---- */
@@ -624,15 +693,20 @@ static void handle_initialize(server *s, json_t *id, json_t *params) {
       if (json_is_string(e) && !strcmp(json_string_value(e), "markdown")) s->hover_markdown = true;
     }
   }
+  s->watch_dynamic = json_is_true(json_object_get(
+      json_object_get(json_object_get(caps, "workspace"), "didChangeWatchedFiles"),
+      "dynamicRegistration"));
   json_t *opts = json_object_get(params, "initializationOptions");
   if (json_is_object(opts)) apply_settings(s, opts);
   else rebuild_store(s);
 
   json_t *result = json_pack(
-      "{s:{s:s, s:{s:b, s:i, s:{s:b}}, s:b, s:{s:[s]}}, s:{s:s, s:s}}", "capabilities",
+      "{s:{s:s, s:{s:b, s:i, s:{s:b}}, s:b, s:{s:[s]}, s:{s:{s:b, s:b}}}, s:{s:s, s:s}}",
+      "capabilities",
       "positionEncoding", s->enc == EQL_LSP_UTF8 ? "utf-8" : "utf-16", "textDocumentSync",
       "openClose", 1, "change", 2 /* incremental */, "save", "includeText", 0, "hoverProvider",
-      1, "codeActionProvider", "codeActionKinds", "quickfix", "serverInfo", "name", "eqlint",
+      1, "codeActionProvider", "codeActionKinds", "quickfix", "workspace", "workspaceFolders",
+      "supported", 1, "changeNotifications", 1, "serverInfo", "name", "eqlint",
       "version", EQL_VERSION);
   respond(s, id, result);
   s->state = ST_RUNNING;
@@ -977,13 +1051,50 @@ static void did_close(server *s, json_t *params) {
          json_pack("{s:s, s:[]}", "uri", d->uri, "diagnostics"));
   /* the workspace file comes back from disk; a buffer that was never a file goes away */
   eql_project_remove(s->project, d->path);
-  if (d->was_in_project) {
-    const char *err = NULL;
-    eql_project_keep_trees(s->project, false);
-    if (eql_project_add_file(s->project, d->path, &err) < 0)
-      logf_(s, "%s left the index: %s", d->path, err ? err : "cannot read it");
-  }
+  if (d->was_in_project) index_file(s, d->path);
   doc_free(d);
+  recheck_all(s);
+}
+
+static void did_change_folders(server *s, json_t *params) {
+  json_t *ev = json_object_get(params, "event");
+  char *roots[64];
+  size_t n = folder_paths(json_object_get(ev, "removed"), roots, 64);
+  for (size_t i = 0; i < n; i++) {
+    unindex_folder(s, roots[i]);
+    free(roots[i]);
+  }
+  n = folder_paths(json_object_get(ev, "added"), roots, 64);
+  if (n) index_folders(s, roots, n);
+  for (size_t i = 0; i < n; i++) free(roots[i]);
+  recheck_all(s);
+}
+
+/* Files changed outside the editor: the index follows the disk, except for open buffers,
+ * which stay what the editor holds. FileChangeType: 1 created, 2 changed, 3 deleted. */
+static void did_change_watched(server *s, json_t *params) {
+  size_t i;
+  json_t *ch;
+  bool config = false;
+  json_array_foreach(json_object_get(params, "changes"), i, ch) {
+    const char *uri = jget_str(ch, "uri");
+    char *path = uri ? eql_lsp_uri_to_path(uri) : NULL;
+    json_int_t type = json_integer_value(json_object_get(ch, "type"));
+    if (!path || path[0] != '/' || type < 1 || type > 3) {
+      free(path);
+      continue;
+    }
+    if (is_config_file(path)) {
+      config = true;
+    } else if (eql_walk_is_python(strrchr(path, '/') + 1)) {
+      doc *d = doc_by_path(s, path);
+      if (d) d->was_in_project = type != 3;
+      else if (type == 3) eql_project_remove(s->project, path);
+      else index_file(s, path);
+    }
+    free(path);
+  }
+  if (config) rebuild_store(s);
   recheck_all(s);
 }
 
@@ -1012,11 +1123,13 @@ static void handle_notification(server *s, const char *method, json_t *params) {
   else if (!strcmp(method, "textDocument/didChange")) did_change(s, params);
   else if (!strcmp(method, "textDocument/didClose")) did_close(s, params);
   else if (!strcmp(method, "textDocument/didSave")) did_save(s, params);
+  else if (!strcmp(method, "initialized")) register_watchers(s);
+  else if (!strcmp(method, "workspace/didChangeWorkspaceFolders")) did_change_folders(s, params);
+  else if (!strcmp(method, "workspace/didChangeWatchedFiles")) did_change_watched(s, params);
   else if (!strcmp(method, "workspace/didChangeConfiguration")) {
     if (apply_settings(s, json_object_get(params, "settings"))) recheck_all(s);
   }
-  /* initialized, $/cancelRequest (handled by look-ahead), $/setTrace and anything unknown
-   * need no action */
+  /* $/cancelRequest (handled by look-ahead), $/setTrace and anything unknown need no action */
 }
 
 static void handle(server *s, queued *e) {
@@ -1092,6 +1205,7 @@ int eql_lsp_serve(int in_fd, int out_fd, const eql_lsp_options *opts) {
   free(s.docs);
   eql_project_free(s.project);
   eql_config_store_free(s.store);
+  eql_walk_files_free(&s.ws);
   free_list(s.sel, s.nsel);
   free_list(s.ext, s.next);
   free_list(s.ign, s.nign);

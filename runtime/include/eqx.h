@@ -6,47 +6,56 @@
  * eqx_status; on failure eqx_errmsg() says what went wrong, where (a tree path such as
  * model.layers[1].activation) and the fix, in Equinox's words where one exists.
  *
- * Worked example: fit y = x^2 with an MLP (the Equinox FAQ's filtered training loop).
+ * Worked example: fit y = x^2 with an MLP (the Equinox FAQ's filtered training loop), the
+ * per-example loss mapped over the batch with eqx_vmap and the whole step jitted.
  *
+ *     // one example: args = (model, x, y)
+ *     static eqx_status example_loss(eqx_ctx *ctx, const eqx_tree *args, void *user,
+ *                                    eqx_tree **out) {
+ *         eqx_array *pred, *l;
+ *         EQX_TRY(eqx_module_call(ctx, eqx_tree_child(args, 0),
+ *                                 eqx_tree_array(eqx_tree_child(args, 1)), NULL, &pred));
+ *         EQX_TRY(eqx_mse(ctx, pred, eqx_tree_array(eqx_tree_child(args, 2)), &l));
+ *         return eqx_leaf_array(l, out);
+ *     }
+ *     // the batch: mean of vmap(example_loss, in_axes=(None, 0, 0))(model, x, y)
  *     static eqx_status loss_fn(eqx_ctx *ctx, const eqx_tree *model, void *user,
  *                               eqx_array **loss) {
- *         const batch *b = user;              // per-example loop until eqx_vmap lands
- *         eqx_array *total = NULL, *y, *l;
- *         for (int i = 0; i < b->n; i++) {
- *             EQX_TRY(eqx_module_call(ctx, model, b->x[i], NULL, &y));
- *             EQX_TRY(eqx_mse(ctx, y, b->y[i], &l));
- *             if (total) EQX_TRY(eqx_add(ctx, total, l, &total)); else total = l;
- *         }
- *         return eqx_mul_scalar(ctx, total, 1.0f / (float)b->n, loss);
+ *         const batch *b = user;               // { eqx_vmapped *vloss; eqx_tree *x, *y; }
+ *         eqx_tree *args, *losses;
+ *         EQX_TRY(eqx_tuple_new(3, (eqx_tree *[]){(eqx_tree *)model, b->x, b->y}, &args));
+ *         eqx_status s = eqx_vmapped_call(ctx, b->vloss, args, &losses);  // one GEMM/layer
+ *         eqx_tree_free(args);
+ *         if (s) return s;
+ *         s = eqx_mean(ctx, eqx_tree_array(losses), 0, NULL, loss);
+ *         eqx_tree_free(losses);
+ *         return s;
+ *     }
+ *     // (model, opt_state, x, y) -> (model', opt_state', loss); user = the optimiser etc.
+ *     static eqx_status train_step(eqx_ctx *ctx, const eqx_tree *args, void *user,
+ *                                  eqx_tree **out) {
+ *         ...eqx_filter_value_and_grad_array(ctx, loss_fn, model, &b, &loss, &grads);
+ *         ...eqx_opt_update(opt, grads, state, model, &updates, &new_state);
+ *         ...eqx_apply_updates(model, updates, &new_model);
+ *         return eqx_tuple_new(3, (eqx_tree *[]){new_model, new_state, loss_leaf}, out);
  *     }
  *
- *     static eqx_status train(const batch *data, eqx_tree **out) {
- *         eqx_key key = eqx_prng_key(0);
- *         eqx_tree *model, *params, *state, *grads, *updates, *new_state, *new_model;
- *         eqx_optimizer *opt; eqx_ctx *ctx; float loss;
- *         EQX_TRY(eqx_mlp_new(1, 1, 32, 2, "tanh", eqx_tanh, key, &model));
- *         EQX_TRY(eqx_adam_new(3e-3f, 0.9f, 0.999f, 1e-8f, &opt));
- *         EQX_TRY(eqx_filter(model, eqx_is_array, &params));      // FAQ: filter first
- *         EQX_TRY(eqx_opt_init(opt, params, &state));
- *         EQX_TRY(eqx_ctx_new(&ctx));
- *         for (int step = 0; step < 1500; step++) {
- *             EQX_TRY(eqx_filter_value_and_grad(ctx, loss_fn, model, (void *)data, &loss,
- *                                               &grads));
- *             EQX_TRY(eqx_opt_update(opt, grads, state, model, &updates, &new_state));
- *             EQX_TRY(eqx_apply_updates(model, updates, &new_model));
- *             eqx_tree_free(model); model = new_model;    // trees are immutable values
- *             eqx_tree_free(state); state = new_state;
- *             eqx_tree_free(grads); eqx_tree_free(updates);
- *             eqx_ctx_reset(ctx);                         // drops this step's temporaries
- *         }
- *         EQX_TRY(eqx_tree_serialise_leaves("model.eqx", model));
- *         eqx_ctx_free(ctx); eqx_optimizer_free(opt);
- *         eqx_tree_free(params); eqx_tree_free(state);
- *         *out = model;                                   // caller owns the trained model
- *         return EQX_OK;
+ *     EQX_TRY(eqx_mlp_new(1, 1, 32, 2, "tanh", eqx_tanh, eqx_prng_key(0), &model));
+ *     EQX_TRY(eqx_adam_new(3e-3f, 0.9f, 0.999f, 1e-8f, &opt));
+ *     EQX_TRY(eqx_filter(model, eqx_is_array, &params));        // FAQ: filter first
+ *     EQX_TRY(eqx_opt_init(opt, params, &state));
+ *     EQX_TRY(eqx_vmap(example_loss, NULL, 3, (int[]){EQX_UNMAPPED, 0, 0}, 0, &vloss));
+ *     EQX_TRY(eqx_filter_jit(train_step, &cfg, &step));         // traced on the first call
+ *     for (int i = 0; i < 1500; i++) {
+ *         eqx_tree_set_child(args, 0, model); eqx_tree_set_child(args, 1, state);
+ *         EQX_TRY(eqx_jitted_call(ctx, step, args, &out));      // replayed, no allocation
+ *         eqx_tree_free(model); model = eqx_tree_retain(eqx_tree_child(out, 0));
+ *         eqx_tree_free(state); state = eqx_tree_retain(eqx_tree_child(out, 1));
+ *         eqx_tree_free(out);                  // trees are immutable values: swap them
  *     }
+ *     EQX_TRY(eqx_tree_serialise_leaves("model.eqx", model));
  *
- * (Cleanup on the error paths is elided here; runtime/examples/fit_square.c is the same
+ * (Declarations and cleanup are elided here; runtime/examples/fit_square.c is the same
  * program in full, with every path freeing what it made.)
  *
  * Ownership, in one paragraph: a function that hands out an object through an `out`
@@ -279,12 +288,13 @@ eqx_status eqx_tree_check(const eqx_tree *t);
 /* ---------------------------------------------------------------- evaluation context */
 
 /* A context owns the temporaries of a computation (an arena) and chooses how ops are
- * evaluated: eagerly, or recorded onto a tape inside eqx_filter_value_and_grad. (Batching
- * for eqx_vmap and tracing for eqx_filter_jit are further modes of the same ops.)
+ * evaluated: eagerly, batched by their batching rules inside eqx_vmap, recorded onto a
+ * tape inside eqx_filter_value_and_grad; and while eqx_filter_jit traces, every kernel is
+ * also recorded into the program. One op set serves all of them.
  * Caller owns *out (eqx_ctx_free). */
 eqx_status eqx_ctx_new(eqx_ctx **out);
 /* Releases every array the ctx owns (op results). Arrays you retained survive. Ignored
- * when called from inside a loss function being differentiated. */
+ * when called from inside a loss function being differentiated or a vmapped function. */
 void eqx_ctx_reset(eqx_ctx *ctx);
 void eqx_ctx_free(eqx_ctx *ctx);
 /* A 0-d float32 constant owned by ctx. */

@@ -300,12 +300,65 @@ static void test_golden_adam_trajectory(void) {
     }
 }
 
+/* A parameter large enough that Adam and apply_updates are split across the cores (and
+ * uneven, so the chunks differ in size): every element must match a double-precision
+ * reference over several steps, whichever thread computed it. */
+static void test_adamw_large_parameter_split(void) {
+    enum { N = 300001, STEPS = 4 };
+    int64_t sh[1] = {N};
+    eqx_array *p0, *g0;
+    OK(eqx_array_new(EQX_F32, 1, sh, &p0));
+    OK(eqx_array_new(EQX_F32, 1, sh, &g0));
+    fill(p0->data, N, 3, -1, 1);
+    fill(g0->data, N, 4, -1, 1);
+    eqx_tree *params = leaf(eqx_array_retain(p0)), *grads = leaf(eqx_array_retain(g0)), *state;
+    eqx_optimizer *opt;
+    const double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 1e-2;
+    OK(eqx_adamw_new((float)lr, (float)b1, (float)b2, (float)eps, (float)wd, &opt));
+    OK(eqx_opt_init(opt, params, &state));
+    double *p = malloc(sizeof(double) * N), *m = calloc(N, sizeof(double)),
+           *v = calloc(N, sizeof(double));
+    for (int i = 0; i < N; i++) p[i] = ((float *)p0->data)[i];
+    for (int t = 1; t <= STEPS; t++) {
+        eqx_tree *upd, *ns, *np;
+        OK(eqx_opt_update(opt, grads, state, params, &upd, &ns));
+        OK(eqx_apply_updates(params, upd, &np));
+        eqx_tree_free(upd);
+        eqx_tree_free(state);
+        eqx_tree_free(params);
+        state = ns;
+        params = np;
+        for (int i = 0; i < N; i++) {
+            double g = ((float *)g0->data)[i];
+            m[i] = b1 * m[i] + (1 - b1) * g;
+            v[i] = b2 * v[i] + (1 - b2) * g * g;
+            double u = (m[i] / (1 - pow(b1, t))) / (sqrt(v[i] / (1 - pow(b2, t))) + eps) + wd * p[i];
+            p[i] -= lr * u;
+        }
+    }
+    const float *got = eqx_tree_array(params)->data;
+    double worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs(got[i] - p[i]));
+    printf("\n    %d elements, %d steps: max |libeqx - reference| = %.3g\n", N, STEPS, worst);
+    CU_ASSERT_TRUE(worst < 1e-5);
+    free(p);
+    free(m);
+    free(v);
+    eqx_tree_free(params);
+    eqx_tree_free(grads);
+    eqx_tree_free(state);
+    eqx_array_free(p0);
+    eqx_array_free(g0);
+    eqx_optimizer_free(opt);
+}
+
 static const test_case cases[] = {
     {"opt_init refuses unfiltered models (FAQ advice + path)", test_opt_init_unfiltered},
     {"sgd with momentum follows optax", test_sgd_momentum},
     {"adam and adamw follow optax", test_adam_equations},
     {"apply_updates and structure errors", test_apply_updates_and_structure},
     {"golden 10-step adam trajectory", test_golden_adam_trajectory},
+    {"adamw on a parameter split across cores", test_adamw_large_parameter_split},
     {NULL, NULL}};
 
 int main(void) { return run_suite("runtime_optim", cases); }

@@ -544,7 +544,7 @@ static eqx_status noop_fwd(const eqx_array *const *in, const eqx_opparams *p, eq
 }
 /* an op defined without a batching rule */
 static const eqx_op ruleless_op = {"my_ruleless_op", 1, noop_shape, noop_fwd, NULL, false, false,
-                                   NULL};
+                                   NULL, false};
 
 static eqx_status uses_ruleless(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tree **out) {
     (void)user;
