@@ -1845,7 +1845,17 @@ static int compdb_flags(const char *dir, const char *abs, argv_buf *out) {
 
 static int build_flags(const char *path, argv_buf *out) {
   char abs[PATH_MAX], dir[PATH_MAX];
-  if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
+  if (!realpath(path, abs)) {
+    /* an in-memory buffer (editor, tests): resolve its directory instead */
+    char d[PATH_MAX];
+    snprintf(d, sizeof d, "%s", path);
+    char *sl = strrchr(d, '/');
+    const char *base = sl ? sl + 1 : path;
+    if (sl) *sl = 0;
+    char rd[PATH_MAX];
+    if (realpath(sl ? d : ".", rd)) snprintf(abs, sizeof abs, "%.*s/%s", PATH_MAX / 2, rd, base);
+    else snprintf(abs, sizeof abs, "%s", path);
+  }
   snprintf(dir, sizeof dir, "%s", abs);
   char *slash = strrchr(dir, '/');
   if (slash) *slash = 0;
