@@ -1,0 +1,107 @@
+/* Unit tests of the rule group "b" (EQX005, EQX006, EQX008, EQX009, EQX010, EQX011, EQX012)
+ * on small in-memory programs: what each rule reports, where, and what it says; the
+ * fixtures cover realistic programs, these pin the edges and the messages. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cunit_main.h"
+#include "eqlint/check.h"
+
+static eql_diag_list run(const char *code) {
+  eql_project *p = eql_project_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  CU_ASSERT_EQUAL(eql_project_add_source(p, "t.py", code, strlen(code)), 0);
+  eql_ruleset rs;
+  eql_ruleset_all(&rs);
+  eql_diag_list out;
+  eql_diag_list_init(&out);
+  CU_ASSERT_EQUAL(eql_project_run(p, &rs, &out), 0);
+  eql_project_free(p);
+  return out;
+}
+
+static int count(const eql_diag_list *l, const char *code) {
+  int n = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code)) n++;
+  return n;
+}
+
+/* The first diagnostic of `code`, or NULL. */
+static const eql_diag *first(const eql_diag_list *l, const char *code) {
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code)) return &l->items[i];
+  return NULL;
+}
+
+/* The lines of the diagnostics of `code`, in order, into lines[max]; returns how many. */
+static int lines_of(const eql_diag_list *l, const char *code, int *lines, int max) {
+  int n = 0;
+  for (size_t i = 0; i < l->n && n < max; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code)) lines[n++] = (int)l->items[i].span.line;
+  return n;
+}
+
+#define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport numpy as np\n" \
+             "from typing import Callable\n"
+
+/* ------------------------------------------------------------------ EQX011 */
+
+static void test_eqx011_both_message_and_span(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    def __init__(self, n):\n"
+                        "        self.w = jnp.zeros(n)\n"
+                        "    def __post_init__(self):\n"
+                        "        assert self.w.ndim == 1\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX011"), 1);
+  const eql_diag *d = first(&l, "EQX011");
+  CU_ASSERT_EQUAL(d->span.line, 10);
+  CU_ASSERT_EQUAL(d->span.col, 9); /* at the name `__post_init__` */
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "will not be run"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "__check_init__"));
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 8);
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx011_inheritance(void) {
+  eql_diag_list l = run(HEAD
+                        "class Base(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    def __init__(self, n):\n"
+                        "        self.w = jnp.zeros(n)\n"
+                        "class Sub(Base):\n"                      /* inherits custom init */
+                        "    def __post_init__(self):\n"
+                        "        pass\n"
+                        "class Checked(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    def __post_init__(self):\n"
+                        "        pass\n"
+                        "class Child(Checked):\n"                 /* dataclass init: runs */
+                        "    v: int = 0\n"
+                        "class Custom(Checked):\n"                /* custom init: never runs */
+                        "    def __init__(self):\n"
+                        "        self.w = jnp.ones(2)\n"
+                        "class Plain:\n"
+                        "    def __init__(self):\n"
+                        "        pass\n"
+                        "    def __post_init__(self):\n"
+                        "        pass\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX011", lines, 4), 2);
+  CU_ASSERT_EQUAL(lines[0], 11);
+  CU_ASSERT_EQUAL(lines[1], 20);
+  const eql_diag *d = first(&l, "EQX011");
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`Base`"));
+  eql_diag_list_free(&l);
+}
+
+int main(void) {
+  static const eql_test tests[] = {
+    EQL_TEST(test_eqx011_both_message_and_span),
+    EQL_TEST(test_eqx011_inheritance),
+  };
+  return eql_cunit_run("rules_b", tests, sizeof tests / sizeof *tests);
+}
