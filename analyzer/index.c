@@ -407,25 +407,25 @@ eql_tri eql_index_nonarray(const eql_index *cidx, const eql_classref *c, const c
 
 const eql_func *eql_index_method(const eql_index *idx, const eql_classref *c, const char *name,
                                  const eql_facts **in) {
-  const eql_classref *cur = c;
-  eql_classref next;
-  for (int depth = 0; cur && cur->cls && depth < 16; depth++) {
-    for (unsigned i = 0; i < cur->cls->nmethods; i++)
-      if (!strcmp(cur->cls->methods[i]->name, name)) {
-        if (in) *in = cur->facts;
-        return cur->cls->methods[i];
+  eql_classref cur = *c;
+  for (int depth = 0; cur.cls && depth < 16; depth++) {
+    for (unsigned i = 0; i < cur.cls->nmethods; i++)
+      if (!strcmp(cur.cls->methods[i]->name, name)) {
+        if (in) *in = cur.facts;
+        return cur.cls->methods[i];
       }
-    /* first user base class */
-    const eql_classref *found = NULL;
-    for (unsigned i = 0; i < cur->cls->nbases && !found; i++) {
+    /* on to the first base that is a user class (single-inheritance walk) */
+    eql_classref base;
+    memset(&base, 0, sizeof base);
+    for (unsigned i = 0; i < cur.cls->nbases; i++) {
+      eql_classref b;
       int direct;
-      if (base_class((eql_index *)idx, cur->facts, cur->cls->bases[i], &next, &direct) && next.cls)
-        found = &next;
+      if (base_class((eql_index *)idx, cur.facts, cur.cls->bases[i], &b, &direct) && b.cls) {
+        base = b;
+        break;
+      }
     }
-    if (!found) break;
-    eql_classref tmp = *found;
-    next = tmp;
-    cur = &next;
+    cur = base;
   }
   return NULL;
 }
