@@ -105,8 +105,10 @@ static const char rule_usage[] =
     "CODE is a rule code (EQX001) or name (optimizer-init-unfiltered).\n"
     "\n"
     "Options:\n"
-    "  --all        List every rule: code, name, severity and summary\n"
-    "  -h, --help   Show this help\n";
+    "  --all            List every rule: code, name, severity and summary\n"
+    "  --format FORMAT  `text` (default) or `json`: one object {code, name, severity,\n"
+    "                   fixable, summary, url, explanation}, an array of them with --all\n"
+    "  -h, --help       Show this help\n";
 
 /* Prints "eqlint: error: ..." and a pointer to the relevant help; returns exit status 2. */
 static int usage_error(const char *command, const char *fmt, ...)
@@ -554,14 +556,23 @@ static void list_rules(void) {
 static int cmd_rule(int argc, char **argv) {
   static const struct option longopts[] = {
       {"all", no_argument, NULL, 'a'},
+      {"format", required_argument, NULL, 'f'},
+      {"output-format", required_argument, NULL, 'f'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  bool all = false;
+  bool all = false, json = false;
   opterr = 0;
   for (int c; (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1;) {
     switch (c) {
       case 'a': all = true; break;
+      case 'f':
+        if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+          return usage_error("rule", "--format: unknown format '%s' (expected text or json)",
+                             optarg);
+        json = strcmp(optarg, "json") == 0;
+        break;
+      case ':': return usage_error("rule", "option '%s' needs a value", argv[optind - 1]);
       case 'h': fputs(rule_usage, stdout); return EXIT_CLEAN;
             default: return usage_error("rule", "unknown option '%s'", bad_option(argv));
     }
@@ -569,6 +580,7 @@ static int cmd_rule(int argc, char **argv) {
   int npos = argc - optind;
   if (all) {
     if (npos > 0) return usage_error("rule", "give either --all or one rule code, not both");
+    if (json) return eql_emit_rules_json(stdout, -1) == 0 ? EXIT_CLEAN : EXIT_TROUBLE;
     list_rules();
     return EXIT_CLEAN;
   }
@@ -581,6 +593,7 @@ static int cmd_rule(int argc, char **argv) {
     fputs("'\nRun 'eqlint rule --all' to list every rule.\n", stderr);
     return EXIT_TROUBLE;
   }
+  if (json) return eql_emit_rules_json(stdout, r) == 0 ? EXIT_CLEAN : EXIT_TROUBLE;
   const eql_rule_info *ri = &eql_rules[r];
   /* The same page `make docs` writes to docs/rules/CODE.md. */
   printf("# %s %s\n\n*Severity: %s. Fixable: %s.* %s.\n", ri->code, ri->name,

@@ -270,6 +270,14 @@ for c in commands:
         sys.exit(f"{c!r}: {r.stderr.decode()}")
 EOF
     ;;
+  rule_json)
+    run rule EQX001 --format json; rc_is 0
+    json_ok "$TMP/out" 'd["code"] == "EQX001" and d["name"] == "optimizer-init-unfiltered" and d["explanation"].startswith("## What it does") and d["url"].endswith("/rules/EQX001")'
+    run rule --all --output-format json; rc_is 0
+    json_ok "$TMP/out" 'len(d) >= 4 and all(set(r) == {"code", "name", "severity", "fixable", "summary", "url", "explanation"} for r in d) and [r["code"] for r in d] == sorted(r["code"] for r in d)'
+    run rule EQX001 --format text; rc_is 0; out_has '^# EQX001 '
+    run rule EQX001 --format yaml; rc_is 2; err_has "unknown format 'yaml'"
+    run rule EQX001 --format; rc_is 2; err_has 'needs a value' ;;
   *)
     echo "cli_formats_test.sh: unknown case '$CASE'"; exit 2 ;;
 esac
