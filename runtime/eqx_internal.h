@@ -158,6 +158,10 @@ eqx_status eqx__batch_cross_entropy(eqx_ctx *, const eqx_op *, const eqx_array *
                                     const eqx_opparams *, eqx_array **);
 eqx_status eqx__batch_mse(eqx_ctx *, const eqx_op *, const eqx_array *const *,
                           const eqx_opparams *, eqx_array **);
+/* A copy of x varying over every level in `levels` (batch axes materialised): the
+ * per-example parameters of vmap-of-grad. Owned by ctx. */
+eqx_status eqx__vmap_materialize(eqx_ctx *ctx, const eqx_array *x, unsigned levels,
+                                 eqx_array **out);
 /* Thread-local count of cblas_sgemm calls (eqx_debug_gemm_calls). */
 extern _Thread_local long eqx__gemm_calls;
 /* Number of leading batch axes of a. */

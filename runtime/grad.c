@@ -35,12 +35,10 @@ static eqx_status value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *m
         return eqx__err(EQX_ERR_UNSUPPORTED,
                         "eqx_filter_value_and_grad was called inside another one on the same "
                         "ctx; higher-order gradients are not supported");
-    if (ctx->vmap_depth > 0)
-        return eqx__err(EQX_ERR_UNSUPPORTED,
-                        "eqx_filter_value_and_grad inside eqx_vmap (per-example gradients) is "
-                        "not implemented; differentiate the vmapped loss instead "
-                        "(eqx_filter_value_and_grad of a loss that calls eqx_vmapped_call), "
-                        "which gives the batch gradient");
+    /* Inside eqx_vmap (per-example gradients, vmap of grad) every watched leaf becomes one
+     * copy per example, batched over all active levels: each example's gradient then lands
+     * in its own slice instead of being summed into one shared leaf. */
+    unsigned levels = ctx->vmap_depth ? (1u << ctx->vmap_depth) - 1u : 0u;
 
     eqx_treedef *td = NULL;
     eqx_tree **leaves = NULL, **wl = NULL, **gl = NULL, *watched = NULL;
@@ -61,7 +59,12 @@ static eqx_status value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *m
         }
         const eqx_array *a = leaves[i]->u.array;
         eqx_array *v;
-        if ((s = eqx__array_view(a, a->ndim, a->shape, &v))) goto done;
+        if (levels) {
+            if ((s = eqx__vmap_materialize(ctx, a, levels, &v))) goto done;
+            eqx_array_retain(v); /* ctx-owned; the tape entry and the leaf take refs below */
+        } else if ((s = eqx__array_view(a, a->ndim, a->shape, &v))) {
+            goto done;
+        }
         struct eqx_tape_entry *e = eqx__calloc(1, sizeof *e);
         if (!e) { eqx_array_free(v); s = eqx__nomem(); goto done; }
         e->out = eqx_array_retain(v);
@@ -84,7 +87,9 @@ static eqx_status value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *m
     s = fn(ctx, watched, user, &loss);
     ctx->mode = EQX_MODE_EAGER;
     if (s) goto done;
-    if (!loss || loss->dtype != EQX_F32 || loss->size != 1) {
+    int64_t lsh[EQX_MAX_DIMS], lsize = 1;
+    for (int d = loss ? eqx_array_shape(loss, lsh) : 0; d > 0; d--) lsize *= lsh[d - 1];
+    if (!loss || loss->dtype != EQX_F32 || lsize != 1) {
         char b[96];
         s = eqx__err(EQX_ERR_SHAPE,
                      "eqx_filter_value_and_grad: the loss function must return a float32 "
@@ -99,7 +104,8 @@ static eqx_status value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *m
         struct eqx_tape_entry *le = loss->node;
         if ((s = eqx__array_alloc(EQX_F32, le->out->ndim, le->out->shape, false, &le->grad)))
             goto done;
-        ((float *)le->grad->data)[0] = 1.0f;
+        /* one seed per example when the loss is batched (vmap of grad) */
+        for (int64_t k = 0; k < le->grad->size; k++) ((float *)le->grad->data)[k] = 1.0f;
         if (eqx__rec && (s = eqx__rec_fill(le->grad, 1.0f))) goto done;
         for (int i = ctx->ntape - 1; i >= 0; i--) {
             struct eqx_tape_entry *e = ctx->tape[i];
@@ -125,6 +131,7 @@ static eqx_status value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *m
         }
         /* a watched leaf the loss never used has gradient zero */
         if ((s = grad_buffer(went[i]))) goto done;
+        went[i]->grad->batch = went[i]->out->batch; /* per-example under vmap */
         if ((s = eqx_leaf_array(went[i]->grad, &gl[i]))) goto done;
     }
     s = eqx_tree_unflatten(td, gl, n, grads);

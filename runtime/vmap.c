@@ -666,3 +666,11 @@ eqx_status eqx_module_fn(eqx_ctx *ctx, const eqx_tree *args, void *user, eqx_tre
     EQX_TRY(eqx_module_call(ctx, eqx_tree_child(args, 0), x, NULL, &y));
     return eqx_leaf_array(y, out);
 }
+
+eqx_status eqx__vmap_materialize(eqx_ctx *ctx, const eqx_array *x, unsigned levels,
+                                 eqx_array **out) {
+    eqx_array *a;
+    EQX_TRY(align_full(ctx, x, levels | x->batch, &a));
+    if (a == x) EQX_TRY(phys1(ctx, &eqx__identity_op, x, NULL, &a)); /* a new header */
+    return mark(a, levels | x->batch, out);
+}

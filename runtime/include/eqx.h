@@ -351,7 +351,8 @@ typedef eqx_status (*eqx_loss_fn)(eqx_ctx *ctx, const eqx_tree *model, void *use
  * *value receives the loss; *grads (caller owns) has model's structure: the gradient at
  * each float32 array leaf, none everywhere else (functions, ints, strings, ...). Only the
  * first argument is differentiated; pass data through user. Runs eqx_tree_check(model).
- * Not re-entrant within one ctx (no grad of grad). */
+ * Not re-entrant within one ctx (no grad of grad). Inside eqx_vmap the gradients are
+ * per-example (each leaf's gradient carries the batch axis). */
 eqx_status eqx_filter_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,
                                      void *user, float *value, eqx_tree **grads);
 
@@ -377,7 +378,8 @@ typedef struct eqx_vmapped eqx_vmapped;
  * runs once on the whole batch by its batching rule (a vmapped eqx_linear is one GEMM);
  * an op without a rule fails with "batching rule for '<op>' not implemented". Nests
  * (call an eqx_vmapped inside fn, or vmap eqx_vmapped_fn) and composes with
- * eqx_filter_value_and_grad around it. in_axes is copied. Caller owns *out. */
+ * eqx_filter_value_and_grad both ways: grad of a vmapped loss is the batch gradient;
+ * grad inside fn gives per-example gradients. in_axes is copied. Caller owns *out. */
 eqx_status eqx_vmap(eqx_fn fn, void *user, int nargs, const int *in_axes, int out_axes,
                     eqx_vmapped **out);
 /* jax.vmap(model): the module is the mapped function (and is not mapped itself); call
