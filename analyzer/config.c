@@ -628,6 +628,15 @@ static void syntax_error(tparse *tp, TSNode root) {
       unexpected_at(tp, root, node_start(ch));
       return;
     }
+    /* A key is always followed by `=`, `.` or `]` on its own line. */
+    if (strstr(t, "key")) {
+      uint32_t e = ts_node_end_byte(ch), k = e;
+      while (k < tp->len && (tp->text[k] == ' ' || tp->text[k] == '\t')) k++;
+      if (k >= tp->len || tp->text[k] == '\n' || tp->text[k] == '\r') {
+        unexpected_at(tp, root, k);
+        return;
+      }
+    }
     /* `key = value` (the value right after the `=`, not the first item of an unfinished
      * array) or `[header]` complete the construct. */
     complete = (after_eq && ts_node_is_named(ch) && is_value_type(t)) ||
@@ -1859,6 +1868,101 @@ int eql_config_store_ruleset(eql_config_store *s, const char *path, eql_ruleset 
   free(abs);
   if (rc < 0 && err) *err = s->error;
   return rc;
+}
+
+int eql_config_store_dir_ruleset(eql_config_store *s, const char *dir, eql_ruleset *out,
+                                 eql_config_error *err) {
+  const eql_config *cfg = NULL;
+  char *abs = abs_path(s->cwd, dir);
+  int rc = abs ? find_for_dir(s, abs, &cfg) : store_nomem(s);
+  free(abs);
+  if (rc < 0) {
+    if (err) *err = s->error;
+    return -1;
+  }
+  /* The same config minus what depends on a file's path (a shallow copy: nothing freed). */
+  eql_config plain;
+  if (cfg) {
+    plain = *cfg;
+    plain.nfile_ignores = 0;
+    plain.noptions = 0;
+  }
+  ruleset_abs(cfg ? &plain : NULL, &s->cli, "/", out);
+  return 0;
+}
+
+typedef struct {
+  const char *path;
+  eql_ruleset rules;
+} path_rules;
+
+static int cmp_path_rules(const void *a, const void *b) {
+  return strcmp(((const path_rules *)a)->path, ((const path_rules *)b)->path);
+}
+
+/* The rulesets of `paths`, sorted by path for lookups. NULL on failure (store failed). */
+static path_rules *rules_of(eql_config_store *s, const char *const *paths, size_t n) {
+  path_rules *pr = malloc((n ? n : 1) * sizeof *pr);
+  if (!pr) {
+    store_nomem(s);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    pr[i].path = paths[i];
+    if (eql_config_store_ruleset(s, paths[i], &pr[i].rules, NULL) < 0) {
+      free(pr);
+      return NULL;
+    }
+  }
+  qsort(pr, n, sizeof *pr, cmp_path_rules);
+  return pr;
+}
+
+int eql_config_store_union(eql_config_store *s, const char *const *paths, size_t npaths,
+                           eql_ruleset *out, eql_config_error *err) {
+  memset(out, 0, sizeof *out);
+  path_rules *pr = rules_of(s, paths, npaths);
+  if (!pr) {
+    if (err) *err = s->error;
+    return -1;
+  }
+  for (size_t i = 0; i < npaths; i++)
+    for (int r = 0; r < EQL_RULE_COUNT; r++) out->on[r] = out->on[r] || pr[i].rules.on[r];
+  free(pr);
+  return 0;
+}
+
+int eql_config_store_filter(eql_config_store *s, const char *const *paths, size_t npaths,
+                            eql_diag_list *diags, eql_config_error *err) {
+  path_rules *pr = rules_of(s, paths, npaths);
+  eql_diag_list dropped;
+  eql_diag_list_init(&dropped);
+  if (pr && diags->n) dropped.items = malloc(diags->n * sizeof *dropped.items);
+  if (!pr || (diags->n && !dropped.items)) {
+    if (pr) store_nomem(s);
+    free(pr);
+    if (err) *err = s->error;
+    return -1;
+  }
+  /* Partition in place; what is dropped moves (with its strings) to a list of its own so
+   * the list's own destructor frees it, whatever a diagnostic comes to own. */
+  size_t kept = 0;
+  for (size_t i = 0; i < diags->n; i++) {
+    eql_diag *d = &diags->items[i];
+    path_rules key = {d->path, {{0}}};
+    const path_rules *hit =
+        d->path ? bsearch(&key, pr, npaths, sizeof *pr, cmp_path_rules) : NULL;
+    bool keep = hit && d->rule >= 0 && d->rule < EQL_RULE_COUNT && hit->rules.on[d->rule];
+    if (keep)
+      diags->items[kept++] = *d;
+    else
+      dropped.items[dropped.n++] = *d;
+  }
+  diags->n = kept;
+  dropped.cap = dropped.n;
+  eql_diag_list_free(&dropped);
+  free(pr);
+  return 0;
 }
 
 /* walk.c's exclusion hook. A configuration error skips the entry and marks the store

@@ -17,6 +17,7 @@
 
 #include "eqlint/cfront.h"
 #include "eqlint/check.h"
+#include "eqlint/config.h"
 #include "eqlint/emit.h"
 #include "eqlint/lsp.h"
 #include "eqlint/rules.h"
@@ -70,6 +71,12 @@ static const char check_usage[] =
     "  --select CODES      Run only these rules: a comma-separated list of codes, prefixes\n"
     "                      (`EQX0`) or `ALL`; may be repeated\n"
     "  --ignore CODES      Do not run these rules (same syntax); applied after --select\n"
+    "  --extend-select CODES  Run these rules too, on top of the configured selection\n"
+    "  --config PATH       Use this configuration file (eqlint.toml, or a pyproject.toml with\n"
+    "                      [tool.eqlint]) for every path instead of the closest one\n"
+    "  --isolated          Ignore every configuration file\n"
+    "  --force-exclude     Apply exclude, extend-exclude and .gitignore to the paths given\n"
+    "                      on the command line too\n"
     "  --no-summary        Full format: omit the closing summary line\n"
     "  -q, --quiet         Print the diagnostics and nothing else (no summary, no warnings)\n"
     "  --statistics        Print how many diagnostics each rule reported instead of the\n"
@@ -145,27 +152,16 @@ static void print_read_error(void *ud, const char *path, const char *reason) {
   fprintf(stderr, ": %s\n", reason);
 }
 
-/* Applies every --select (their union) then every --ignore. */
-static int build_ruleset(eql_ruleset *rs, char **selects, size_t nselect, char **ignores,
-                         size_t nignore) {
-  char bad[64];
-  if (nselect == 0) {
-    eql_ruleset_all(rs);
-  } else {
-    memset(rs, 0, sizeof *rs);
-    for (size_t i = 0; i < nselect; i++) {
-      eql_ruleset one;
-      if (eql_ruleset_select(&one, selects[i], bad, sizeof bad) < 0)
-        return usage_error("check", "--select: unknown rule code or prefix '%s' "
-                                    "(run 'eqlint rule --all' to list the rules)", bad);
-      for (int r = 0; r < EQL_RULE_COUNT; r++) rs->on[r] = rs->on[r] || one.on[r];
-    }
-  }
-  for (size_t i = 0; i < nignore; i++)
-    if (eql_ruleset_ignore(rs, ignores[i], bad, sizeof bad) < 0)
-      return usage_error("check", "--ignore: unknown rule code or prefix '%s' "
-                                  "(run 'eqlint rule --all' to list the rules)", bad);
-  return 0;
+/* A configuration problem stops the run (exit 2), pointing at its place as compilers do:
+ * `file:line:col: error: message`. Command-line selectors have no file: usage errors. */
+static int config_error(const eql_config_error *e) {
+  if (!e->path[0]) return usage_error("check", "%s", e->message);
+  eql_emit_escaped(stderr, e->path);
+  if (e->line) fprintf(stderr, ":%u:%u", e->line, e->col);
+  fputs(": error: ", stderr);
+  eql_emit_escaped(stderr, e->message);
+  fputc('\n', stderr);
+  return EXIT_TROUBLE;
 }
 
 static bool want_color(const char *when) {
@@ -289,6 +285,10 @@ static int cmd_check(int argc, char **argv) {
       {"color", required_argument, NULL, 'c'},
       {"select", required_argument, NULL, 's'},
       {"ignore", required_argument, NULL, 'i'},
+      {"extend-select", required_argument, NULL, 'X'},
+      {"config", required_argument, NULL, 'C'},
+      {"isolated", no_argument, NULL, 'Y'},
+      {"force-exclude", no_argument, NULL, 'F'},
       {"no-summary", no_argument, NULL, 'S'},
       {"output-file", required_argument, NULL, 'o'},
       {"quiet", no_argument, NULL, 'q'},
@@ -320,6 +320,13 @@ static int cmd_check(int argc, char **argv) {
   /* No list can hold more entries than there are arguments. */
   char **selects = calloc((size_t)argc + 1, sizeof *selects);
   char **ignores = calloc((size_t)argc + 1, sizeof *ignores);
+  char **extends = calloc((size_t)argc + 1, sizeof *extends);
+  size_t nextend = 0;
+  const char *config_path = NULL;
+  bool isolated = false, force_exclude = false;
+  eql_config_store *store = NULL;
+  eql_walk_files index_files; /* parsed for the index (config `src`), never reported on */
+  eql_walk_files_init(&index_files);
   char **paths = calloc((size_t)argc + 1, sizeof *paths);
   size_t nselect = 0, nignore = 0, npaths = 0;
   int status = EXIT_TROUBLE;
@@ -328,7 +335,7 @@ static int cmd_check(int argc, char **argv) {
   eql_project *project = NULL;
   eql_diag_list diags;
   eql_diag_list_init(&diags);
-  if (!selects || !ignores || !paths) {
+  if (!selects || !ignores || !paths || !extends) {
     fputs("eqlint: error: out of memory\n", stderr);
     goto done;
   }
@@ -361,6 +368,10 @@ static int cmd_check(int argc, char **argv) {
         break;
       case 's': selects[nselect++] = optarg; break;
       case 'i': ignores[nignore++] = optarg; break;
+      case 'X': extends[nextend++] = optarg; break;
+      case 'C': config_path = optarg; break;
+      case 'Y': isolated = true; break; /* not 'I': -I is an include directory */
+      case 'F': force_exclude = true; break;
       case 'S': summary = false; break;
       case 'o': output_file = optarg; break;
       case 'q': quiet = true; break;
@@ -426,8 +437,20 @@ static int cmd_check(int argc, char **argv) {
     goto done;
   }
 
+  /* Configuration files (eqlint.toml, [tool.eqlint]) with the command line on top. */
+  eql_config_options copt = {
+      .config_path = config_path,
+      .isolated = isolated,
+      .force_exclude = force_exclude,
+      .cli = {(const char *const *)selects, nselect, (const char *const *)extends, nextend,
+              (const char *const *)ignores, nignore}};
+  eql_config_error cerr;
   eql_ruleset rules;
-  if (build_ruleset(&rules, selects, nselect, ignores, nignore) != 0) goto done;
+  if (eql_config_store_new(&copt, &store, &cerr) != EQL_CONFIG_OK ||
+      eql_config_store_dir_ruleset(store, ".", &rules, &cerr) != 0) {
+    status = config_error(&cerr);
+    goto done;
+  }
   if (show_config) {
     show_settings(format, output_file, color, summary, quiet, statistics, exit_zero, jobs,
                   prefilter,
@@ -439,13 +462,19 @@ static int cmd_check(int argc, char **argv) {
   /* Only standard input: walking "." as well would check files nobody asked for. */
   long walk_errors = use_stdin && npaths == 0
                          ? 0
-                         : eql_walk((const char *const *)paths, npaths, &files,
-                                    print_read_error, NULL);
+                         : eql_config_store_walk(store, (const char *const *)paths, npaths,
+                                                 &files, &index_files, print_read_error, NULL,
+                                                 &cerr);
+  if (walk_errors == -2) {
+    status = config_error(&cerr);
+    goto done;
+  }
   if (walk_errors < 0) {
     fputs("eqlint: error: out of memory while looking for files\n", stderr);
     goto done;
   }
   if (use_stdin && stdin_name) drop_stdin_twin(&files, stdin_name);
+  if (use_stdin && stdin_name) drop_stdin_twin(&index_files, stdin_name);
   if (show_files) {
     for (size_t i = 0; i < files.n; i++) {
       eql_emit_escaped(stdout, files.paths[i]);
@@ -484,6 +513,12 @@ static int cmd_check(int argc, char **argv) {
     fputs("eqlint: error: out of memory\n", stderr);
     goto done;
   }
+  if (index_files.n &&
+      eql_project_add_files(project, (const char *const *)index_files.paths, index_files.n,
+                            jobs, NULL, NULL) < 0) {
+    fputs("eqlint: error: out of memory\n", stderr);
+    goto done;
+  }
   if (use_stdin) {
     size_t len = 0;
     stdin_data = read_stdin(&len);
@@ -505,9 +540,23 @@ static int cmd_check(int argc, char **argv) {
     if (!quiet) fputs("eqlint: warning: no Python files found under the given paths\n", stderr);
   }
 
-  if (eql_project_run(project, &rules, &diags) != 0) {
-    fputs("eqlint: error: out of memory while checking\n", stderr);
-    goto done;
+  {
+    /* Rules differ per file (nested configs, per-file-ignores): run their union once, then
+     * keep what each file selects; files from `src` are not among those asked for. */
+    const char **asked = calloc(files.n + 1, sizeof *asked);
+    size_t nasked = 0;
+    int rrc = asked ? 0 : -1;
+    for (size_t i = 0; asked && i < files.n; i++) asked[nasked++] = files.paths[i];
+    if (asked && use_stdin) asked[nasked++] = stdin_name ? stdin_name : "-";
+    if (rrc == 0 && (eql_config_store_union(store, asked, nasked, &rules, &cerr) != 0 ||
+                     eql_project_run(project, &rules, &diags) != 0 ||
+                     eql_config_store_filter(store, asked, nasked, &diags, &cerr) != 0))
+      rrc = -1;
+    free(asked);
+    if (rrc != 0) {
+      fputs("eqlint: error: out of memory while checking\n", stderr);
+      goto done;
+    }
   }
   /* CI formats report paths relative to the checkout: the working directory. */
   eql_emit_options eo = {.color = output_file ? strcmp(color, "always") == 0 : want_color(color),
@@ -532,8 +581,11 @@ done:
   eql_diag_list_free(&diags);
   eql_project_free(project);
   eql_walk_files_free(&files);
+  eql_walk_files_free(&index_files);
+  eql_config_store_free(store);
   free(selects);
   free(ignores);
+  free(extends);
   free(paths);
   return status;
 }

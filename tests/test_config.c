@@ -336,6 +336,8 @@ static const error_case error_cases[] = {
     {"eqlint.toml", "a = 1\nb = \nc = 3\n", 2, 5, "TOML syntax error: unexpected end of line"},
     {"pyproject.toml", "[tool.eqlint\nselect = []\n", 1, 13,
      "TOML syntax error: unexpected end of line"},
+    {"pyproject.toml", "[project\nname = \"x\"\n", 1, 9,
+     "TOML syntax error: unexpected end of line"},
     {"eqlint.toml", "src = [] force-exclude = true\n", 1, 10,
      "TOML syntax error: unexpected `force-exclude`"},
     {"eqlint.toml", "x = 01\n", 1, 6, "TOML syntax error: unexpected `1`"},
@@ -861,6 +863,60 @@ static void test_store_walk_gitignore_switch(void) {
   leave_root(root);
 }
 
+static void add_diag(eql_diag_list *l, const char *path, const char *code) {
+  eql_source *src = eql_source_new(path, "x = 1\n", 6);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  CU_ASSERT_PTR_NOT_NULL(eql_diag_add(l, rule(code), src, 0, 1, "message", NULL));
+  eql_source_free(src);
+}
+
+static void test_store_union_and_filter(void) {
+  char *root = enter_root();
+  write_file(root, "eqlint.toml", "select = [\"EQX001\", \"EQX002\"]\n"
+                                  "per-file-ignores = { \"tests/*.py\" = [\"EQX002\"] }\n");
+  mkdir_in(root, "tests");
+  mkdir_in(root, "sub");
+  write_file(root, "sub/eqlint.toml", "select = [\"EQX003\"]\n");
+  eql_config_store *s = NULL;
+  eql_config_error err;
+  CU_ASSERT_EQUAL_FATAL(eql_config_store_new(NULL, &s, &err), EQL_CONFIG_OK);
+  const char *paths[] = {"sub/s.py", "a.py", "tests/t.py"};
+  eql_ruleset u;
+  CU_ASSERT_EQUAL(eql_config_store_union(s, paths, 3, &u, &err), 0);
+  CU_ASSERT_TRUE(u.on[rule("EQX001")] && u.on[rule("EQX002")] && u.on[rule("EQX003")]);
+  CU_ASSERT_FALSE(u.on[rule("EQX999")]);
+  CU_ASSERT_EQUAL(eql_config_store_union(s, paths + 1, 1, &u, &err), 0);
+  CU_ASSERT_FALSE(u.on[rule("EQX003")]);
+
+  eql_diag_list l;
+  eql_diag_list_init(&l);
+  add_diag(&l, "a.py", "EQX001");       /* kept */
+  add_diag(&l, "a.py", "EQX003");       /* not selected there */
+  add_diag(&l, "tests/t.py", "EQX002"); /* per-file-ignores */
+  add_diag(&l, "tests/t.py", "EQX001"); /* kept */
+  add_diag(&l, "sub/s.py", "EQX003");   /* kept: sub/ has its own config */
+  add_diag(&l, "lib/x.py", "EQX001");   /* parsed for the index only: never reported */
+  CU_ASSERT_EQUAL(eql_config_store_filter(s, paths, 3, &l, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(l.n, 3);
+  CU_ASSERT_STRING_EQUAL(l.items[0].path, "a.py");
+  CU_ASSERT_EQUAL(l.items[0].rule, rule("EQX001"));
+  CU_ASSERT_STRING_EQUAL(l.items[1].path, "tests/t.py");
+  CU_ASSERT_EQUAL(l.items[1].rule, rule("EQX001"));
+  CU_ASSERT_STRING_EQUAL(l.items[2].path, "sub/s.py");
+  eql_diag_list_free(&l);
+
+  /* What --show-settings reports for a directory: its selection, no per-file patterns. */
+  eql_ruleset rs;
+  CU_ASSERT_EQUAL(eql_config_store_dir_ruleset(s, ".", &rs, &err), 0);
+  CU_ASSERT_TRUE(rs.on[rule("EQX001")] && rs.on[rule("EQX002")]);
+  CU_ASSERT_FALSE(rs.on[rule("EQX003")]);
+  CU_ASSERT_EQUAL(eql_config_store_dir_ruleset(s, "sub", &rs, &err), 0);
+  CU_ASSERT_TRUE(rs.on[rule("EQX003")]);
+  CU_ASSERT_FALSE(rs.on[rule("EQX001")]);
+  eql_config_store_free(s);
+  leave_root(root);
+}
+
 int main(void) {
   /* Keep the user's git configuration (a global excludes file) out of the results. */
   setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
@@ -881,6 +937,7 @@ int main(void) {
       EQL_TEST(test_store_error_is_sticky),
       EQL_TEST(test_store_walk_exclude_force_and_src),
       EQL_TEST(test_store_walk_gitignore_switch),
+      EQL_TEST(test_store_union_and_filter),
   };
   return eql_cunit_run("config", tests, sizeof tests / sizeof *tests);
 }

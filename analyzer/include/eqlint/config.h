@@ -25,6 +25,7 @@
 #define EQLINT_CONFIG_H
 #include <stdbool.h>
 #include <stddef.h>
+#include "eqlint/diag.h"
 #include "eqlint/rules.h"
 #include "eqlint/walk.h"
 
@@ -146,6 +147,21 @@ int eql_config_store_find(eql_config_store *s, const char *path, const eql_confi
 /* The rules for the file `path` under its configuration and the command line. 0 or -1. */
 int eql_config_store_ruleset(eql_config_store *s, const char *path, eql_ruleset *out,
                              eql_config_error *err);
+
+/* The selection for files directly inside the directory `dir` (config and command line),
+ * before per-file-ignores: what --show-settings reports. 0 or -1. */
+int eql_config_store_dir_ruleset(eql_config_store *s, const char *dir, eql_ruleset *out,
+                                 eql_config_error *err);
+
+/* A run with per-file rules, for drivers that run one selection over the whole project:
+ * run the union of the files' rulesets (eql_config_store_union), then keep only what each
+ * file selects (eql_config_store_filter). `paths` are the files asked for: diagnostics in
+ * any other file (files parsed only for the index, through `src`) are dropped. Both
+ * return 0, or -1 with err filled (out of memory, or a configuration error). */
+int eql_config_store_union(eql_config_store *s, const char *const *paths, size_t npaths,
+                           eql_ruleset *out, eql_config_error *err);
+int eql_config_store_filter(eql_config_store *s, const char *const *paths, size_t npaths,
+                            eql_diag_list *diags, eql_config_error *err);
 
 /* Discovery with configuration: walks `paths` (none: ".") into `check`, skipping what the
  * configurations exclude and, unless `respect-gitignore = false`, what git ignores; paths
