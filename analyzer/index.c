@@ -12,6 +12,7 @@
  * index is read-only. */
 #include "eqlint/index.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 typedef struct centry {
   const eql_facts *f;
   const eql_class *cls;
+  eql_classref base;       /* first user base class, resolved at finalize (for method lookup) */
   eql_tri is_module, nonarray;
   const char *why;
   int mod_state, na_state; /* 0 = not computed, 1 = computing, 2 = done */
@@ -181,8 +183,10 @@ static int resolve_depth(const eql_index *idx, const eql_facts *from, const char
   for (unsigned i = 0; i < best->imports.n; i++) {
     const eql_import *im = best->imports.items[i];
     if (im->scope || im->alias) continue;
-    char *sub = eql_arena_printf(idx->arena, "%s.%s", im->target, name);
-    if (sub && resolve_depth(idx, best, sub, out, depth + 1)) return 1;
+    /* a stack buffer: resolution runs on rule threads, which must not touch shared arenas */
+    char sub[512];
+    if (snprintf(sub, sizeof sub, "%s.%s", im->target, name) >= (int)sizeof sub) continue;
+    if (resolve_depth(idx, best, sub, out, depth + 1)) return 1;
   }
   return 0;
 }
@@ -414,18 +418,11 @@ const eql_func *eql_index_method(const eql_index *idx, const eql_classref *c, co
         if (in) *in = cur.facts;
         return cur.cls->methods[i];
       }
-    /* on to the first base that is a user class (single-inheritance walk) */
-    eql_classref base;
-    memset(&base, 0, sizeof base);
-    for (unsigned i = 0; i < cur.cls->nbases; i++) {
-      eql_classref b;
-      int direct;
-      if (base_class((eql_index *)idx, cur.facts, cur.cls->bases[i], &b, &direct) && b.cls) {
-        base = b;
-        break;
-      }
-    }
-    cur = base;
+    /* on to the first base that is a user class, resolved once at finalize: rules run on
+     * several threads and must not resolve names in other files' facts themselves */
+    const centry *e = entry_of(idx, cur.cls);
+    if (!e) break;
+    cur = e->base;
   }
   return NULL;
 }
@@ -445,6 +442,17 @@ int eql_index_finalize(eql_index *idx) {
     size_t h = ptr_hash(idx->entries[i].cls) & (ns - 1);
     while (idx->slots[h]) h = (h + 1) & (ns - 1);
     idx->slots[h] = i + 1;
+  }
+  for (size_t i = 0; i < idx->n; i++) {
+    centry *e = &idx->entries[i];
+    for (unsigned b = 0; b < e->cls->nbases; b++) {
+      eql_classref r;
+      int direct;
+      if (base_class(idx, e->f, e->cls->bases[b], &r, &direct) && r.cls) {
+        e->base = r;
+        break;
+      }
+    }
   }
   for (size_t i = 0; i < idx->n; i++) is_module_entry(idx, &idx->entries[i]);
   for (size_t i = 0; i < idx->n; i++)
