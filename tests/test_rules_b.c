@@ -45,6 +45,68 @@ static int lines_of(const eql_diag_list *l, const char *code, int *lines, int ma
 #define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport numpy as np\n" \
              "from typing import Callable\n"
 
+/* ------------------------------------------------------------------ EQX010 */
+
+static void test_eqx010_message_and_span(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    lin: eqx.nn.Linear\n"
+                        "    f: Callable\n"
+                        "    g: Callable\n"
+                        "    def __init__(self, key):\n"
+                        "        self.lin = eqx.nn.Linear(2, 2, key=key)\n"
+                        "        self.f = self.run\n"
+                        "        self.g = self.lin\n"               /* a field: fine */
+                        "    def run(self, x):\n"
+                        "        return self.lin(x)\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX010"), 1);
+  const eql_diag *d = first(&l, "EQX010");
+  CU_ASSERT_EQUAL(d->span.line, 12);
+  CU_ASSERT_EQUAL(d->span.col, 9);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "Cannot assign methods in __init__"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`M.run`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "@property"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx010_edges(void) {
+  eql_diag_list l = run(HEAD
+                        "class Base(eqx.Module):\n"
+                        "    def helper(self, x):\n"
+                        "        return x\n"
+                        "class M(Base):\n"
+                        "    a: Callable\n"
+                        "    b: Callable\n"
+                        "    c: Callable\n"
+                        "    d: int\n"
+                        "    def __init__(self, flag):\n"
+                        "        self.a = self.helper if flag else jnp.tanh\n" /* inherited */
+                        "        self.b = self.stat\n"
+                        "        self.c = self.prop\n"
+                        "        self.d = self.count()\n"          /* called: a value */
+                        "    @staticmethod\n"
+                        "    def stat(x):\n"
+                        "        return x\n"
+                        "    @property\n"
+                        "    def prop(self):\n"
+                        "        return jnp.tanh\n"
+                        "    def count(self):\n"
+                        "        return 1\n"
+                        "    def later(self):\n"
+                        "        f = self.helper\n"                 /* not a field */
+                        "        return f\n"
+                        "class Plain:\n"
+                        "    def __init__(self):\n"
+                        "        self.f = self.g\n"
+                        "    def g(self):\n"
+                        "        pass\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX010", lines, 4), 1);
+  CU_ASSERT_EQUAL(lines[0], 15);
+  CU_ASSERT_PTR_NOT_NULL(strstr(first(&l, "EQX010")->message, "`Base.helper`"));
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX011 */
 
 static void test_eqx011_both_message_and_span(void) {
@@ -100,6 +162,8 @@ static void test_eqx011_inheritance(void) {
 
 int main(void) {
   static const eql_test tests[] = {
+    EQL_TEST(test_eqx010_message_and_span),
+    EQL_TEST(test_eqx010_edges),
     EQL_TEST(test_eqx011_both_message_and_span),
     EQL_TEST(test_eqx011_inheritance),
   };
