@@ -37,6 +37,77 @@ static const eql_diag *first(const eql_diag_list *l, const char *code) {
 #define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport optax\n" \
              "from typing import Callable\n"
 
+/* ------------------------------------------------------------------ EQX004 */
+
+static void test_eqx004_message_span_and_help(void) {
+  eql_diag_list l = run(HEAD
+                        "model = eqx.nn.MLP(2, 1, 8, 2, key=jax.random.PRNGKey(0))\n"
+                        "x = jnp.zeros((64, 2))\n"
+                        "y = model(x)\n"                         /* reported */
+                        "z = jax.vmap(model)(x)\n"               /* fine */
+                        "w = model(x[0])\n"                      /* fine: one example */
+                        "v = model(x.reshape(-1))\n");           /* fine: flattened */
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX004"), 1);
+  const eql_diag *d = first(&l, "EQX004");
+  CU_ASSERT_EQUAL(d->span.line, 8);
+  CU_ASSERT_EQUAL(d->span.col, 5);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "eqx.nn.MLP"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "rank 2"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "jnp.zeros((64, 2))"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "jax.vmap(model)(x)"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx004_vmap_depth_and_sites(void) {
+  eql_diag_list l = run(HEAD
+                        "lin = eqx.nn.Linear(4, 4, key=jax.random.PRNGKey(0))\n"
+                        "xs = jax.random.normal(jax.random.PRNGKey(1), (8, 10, 4))\n"
+                        "a = jax.vmap(lin)(xs)\n"                        /* one vmap short */
+                        "b = jax.vmap(jax.vmap(lin))(xs)\n"              /* fine */
+                        "def apply(layer, v):\n"
+                        "    return layer(v)\n"                          /* reported via sites */
+                        "c = apply(lin, xs[0])\n"
+                        "def apply_one(layer, v):\n"
+                        "    return layer(v)\n"                          /* fine: mapped twice */
+                        "d = jax.vmap(jax.vmap(apply_one, in_axes=(None, 0)), in_axes=(None, 0))(lin, xs)\n"
+                        "conv = eqx.nn.Conv2d(3, 8, 3, key=jax.random.PRNGKey(2))\n"
+                        "e = conv(jnp.ones((3, 32, 32)))\n");            /* fine: rank 3 */
+  CU_ASSERT_EQUAL(count(&l, "EQX004"), 2);
+  int lines[2] = {0, 0};
+  for (size_t i = 0, k = 0; i < l.n && k < 2; i++)
+    if (!strcmp(eql_rules[l.items[i].rule].code, "EQX004")) lines[k++] = (int)l.items[i].span.line;
+  CU_ASSERT_EQUAL(lines[0], 8);
+  CU_ASSERT_EQUAL(lines[1], 11);
+  const eql_diag *d = first(&l, "EQX004");
+  if (d) CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "jax.vmap(jax.vmap(lin))"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx004_user_module(void) {
+  eql_diag_list l = run(HEAD
+                        "class Net(eqx.Module):\n"
+                        "    lin: eqx.nn.Linear\n"
+                        "    def __init__(self, key):\n"
+                        "        self.lin = eqx.nn.Linear(3, 1, key=key)\n"
+                        "    def __call__(self, x):\n"
+                        "        return jax.nn.relu(self.lin(x))\n"
+                        "class Own(eqx.Module):\n"
+                        "    lin: eqx.nn.Linear\n"
+                        "    def __init__(self, key):\n"
+                        "        self.lin = eqx.nn.Linear(3, 1, key=key)\n"
+                        "    def __call__(self, x):\n"
+                        "        return jax.vmap(self.lin)(x)\n"
+                        "x = jnp.ones((5, 3))\n"
+                        "a = Net(jax.random.PRNGKey(0))(x)\n"          /* reported */
+                        "b = Own(jax.random.PRNGKey(1))(x)\n");        /* maps itself */
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX004"), 1);
+  const eql_diag *d = first(&l, "EQX004");
+  CU_ASSERT_EQUAL(d->span.line, 19);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "Net"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "self.lin"));
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX007 */
 
 static void test_eqx007_carry_message_and_span(void) {
@@ -215,6 +286,9 @@ static void test_eqx016_bound_and_unbound(void) {
 
 int main(void) {
   static const eql_test tests[] = {
+    EQL_TEST(test_eqx004_message_span_and_help),
+    EQL_TEST(test_eqx004_vmap_depth_and_sites),
+    EQL_TEST(test_eqx004_user_module),
     EQL_TEST(test_eqx007_carry_message_and_span),
     EQL_TEST(test_eqx007_bodies),
     EQL_TEST(test_eqx007_negatives),
