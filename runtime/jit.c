@@ -306,8 +306,7 @@ static bool tree_unshared(const eqx_tree *t) {
     return true;
 }
 
-static void gen_release(gen *g, int nout) {
-    (void)nout;
+static void gen_release(gen *g) {
     eqx_tree_free(g->tree);
     eqx__free(g->arrs);
     g->tree = NULL;
@@ -353,7 +352,7 @@ static eqx_status replay(entry *e, const eqx_tree *const *leaves, eqx_tree **out
     if (g < 0) { /* both held by the caller: a third set, which replaces one of ours */
         gen fresh;
         EQX_TRY(gen_make(e, &fresh));
-        gen_release(&e->gens[0], e->nout);
+        gen_release(&e->gens[0]);
         e->gens[0] = e->gens[1];
         e->gens[1] = fresh;
         g = 1;
@@ -382,7 +381,7 @@ static void program_free(program *pg) {
 static void entry_free(entry *e) {
     if (!e) return;
     program_free(&e->pg);
-    for (int k = 0; k < NGEN; k++) gen_release(&e->gens[k], e->nout);
+    for (int k = 0; k < NGEN; k++) gen_release(&e->gens[k]);
     if (e->statics) eqx_leaves_free(e->statics, e->nleaves);
     if (e->out_static) eqx_leaves_free(e->out_static, e->nout);
     eqx_treedef_free(e->td);

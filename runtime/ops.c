@@ -276,13 +276,6 @@ static void pass_vjp(const struct eqx_tape_entry *e, const float *g, float **gin
         for (int64_t i = 0; i < e->out->size; i++) gin[0][i] += g[i];
 }
 
-/* Where a matrix-product rule writes nothing (an empty dimension), a fresh buffer must
- * still come out as zeros. */
-static void zero_fresh(const struct eqx_tape_entry *e, float **gin) {
-    for (int k = 0; k < e->nin; k++)
-        if (gin[k] && (e->fresh >> k & 1u))
-            memset(gin[k], 0, (size_t)e->in[k]->size * sizeof(float));
-}
 
 const eqx_op eqx__identity_op = {"eqx_identity", 1, any_shape, NULL, pass_vjp, true, false,
                                  eqx__batch_unary, true};
@@ -511,29 +504,31 @@ static eqx_status matmul_fwd(const eqx_array *const *in, const eqx_opparams *p,
         return EQX_OK;
     }
     eqx__gemm_calls++;
+    /* memset + beta = 1 rather than beta = 0: OpenBLAS zeroes C for beta = 0 with its own
+     * scaling pass, which is slower than memset */
+    memset(out->data, 0, (size_t)out->size * 4);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, in[0]->data, K,
-                in[1]->data, N, 0.0f, out->data, N);
+                in[1]->data, N, 1.0f, out->data, N);
     return EQX_OK;
 }
 
-/* beta = 0 overwrites a buffer the jit knows is fresh (e->fresh), sparing its zeroing */
+/* Always beta = 1 (accumulate): OpenBLAS skips its C-scaling pass only for beta = 1, and
+ * that pass is slower than the memset that zeroes a fresh gradient buffer, so GEMM rules
+ * do not claim vjp_fresh (measured: docs/benchmarks-runtime.md). */
 static void matmul_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
     int M, K, N;
     mm_dims(e->in[0], e->in[1], &M, &K, &N);
-    if (M == 0 || N == 0 || K == 0) {
-        zero_fresh(e, gin);
-        return;
-    }
+    if (M == 0 || N == 0 || K == 0) return;
     eqx__gemm_calls += (gin[0] != NULL) + (gin[1] != NULL);
     if (gin[0]) /* dA (M,K) += dC (M,N) @ B^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, N, 1.0f, g, N,
-                    e->in[1]->data, N, (e->fresh & 1u) ? 0.0f : 1.0f, gin[0], K);
+                    e->in[1]->data, N, 1.0f, gin[0], K);
     if (gin[1]) /* dB (K,N) += A^T @ dC */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, e->in[0]->data, K,
-                    g, N, (e->fresh & 2u) ? 0.0f : 1.0f, gin[1], N);
+                    g, N, 1.0f, gin[1], N);
 }
 const eqx_op eqx__matmul_op = {"eqx_matmul", 2, matmul_shape, matmul_fwd, matmul_vjp, false,
-                               false, eqx__batch_matmul, true};
+                               false, eqx__batch_matmul, false};
 
 /* ------------------------------------------------------------ softmax family */
 
@@ -767,26 +762,24 @@ static eqx_status gemm_nt_fwd(const eqx_array *const *in, const eqx_opparams *p,
         return EQX_OK;
     }
     eqx__gemm_calls++;
+    memset(out->data, 0, (size_t)out->size * 4); /* + beta = 1: see matmul_fwd */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in[0]->data, K,
-                in[1]->data, K, 0.0f, out->data, N);
+                in[1]->data, K, 1.0f, out->data, N);
     return EQX_OK;
 }
 static void gemm_nt_vjp(const struct eqx_tape_entry *e, const float *g, float **gin) {
     int M = (int)e->in[0]->shape[0], K = (int)e->in[0]->shape[1], N = (int)e->in[1]->shape[0];
-    if (M == 0 || N == 0 || K == 0) {
-        zero_fresh(e, gin);
-        return;
-    }
+    if (M == 0 || N == 0 || K == 0) return;
     eqx__gemm_calls += (gin[0] != NULL) + (gin[1] != NULL);
     if (gin[0]) /* dA (M,K) += dC (M,N) @ B (N,K) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f, g, N,
-                    e->in[1]->data, K, (e->fresh & 1u) ? 0.0f : 1.0f, gin[0], K);
+                    e->in[1]->data, K, 1.0f, gin[0], K);
     if (gin[1]) /* dB (N,K) += dC^T (N,M) @ A (M,K) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f, g, N,
-                    e->in[0]->data, K, (e->fresh & 2u) ? 0.0f : 1.0f, gin[1], K);
+                    e->in[0]->data, K, 1.0f, gin[1], K);
 }
 const eqx_op eqx__gemm_nt_op = {"gemm_nt", 2, gemm_nt_shape, gemm_nt_fwd, gemm_nt_vjp, false,
-                                false, NULL, true};
+                                false, NULL, false};
 
 /* ce_rows(logits (..., C), labels (...)): the per-row cross-entropy, not yet averaged, so
  * the batched cross-entropy can average each example's rows separately. */

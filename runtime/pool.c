@@ -5,8 +5,9 @@
  * (Adam, apply_updates) ran on one core while the others idled; on a 2-core machine that
  * was a third of a jitted training step. eqx__parallel_for splits a range into one chunk
  * per core: the calling thread runs the first, persistent helpers the rest. Helpers spin
- * briefly on a generation counter before sleeping on a condition variable, because the
- * next job usually comes microseconds later (the next parameter's update). One job at a
+ * for up to 50 us on a generation counter before sleeping on a condition variable,
+ * because the next job usually comes microseconds later (the next parameter's update),
+ * while the gap between training steps is GEMM time they must not steal. One job at a
  * time: a second thread calling in while a job runs just runs its range inline, so the
  * library stays thread-safe without queueing. Small ranges (below min_chunk per core)
  * run inline too: waking a thread costs more than they do. EQX_NUM_THREADS=1 disables
@@ -19,9 +20,11 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EQX__MAX_THREADS 8
+#define SPIN_NS 50000L
 
 typedef struct job {
     eqx__range_fn fn;
@@ -48,11 +51,21 @@ static void *helper(void *p) {
     int id = (int)(intptr_t)p;
     long seen = 0;
     for (;;) {
-        /* spin a little: optimiser jobs come in quick succession, one per parameter */
+        /* Spin for at most SPIN_NS: the optimiser's jobs come microseconds apart (one per
+         * parameter), but between training steps come milliseconds of GEMMs, during which
+         * a spinning helper would take a core from OpenBLAS; so then it sleeps. */
         long gen = atomic_load_explicit(&g_gen, memory_order_acquire);
-        for (int spin = 0; gen == seen && spin < 20000; spin++) {
-            if (spin > 200) sched_yield();
-            gen = atomic_load_explicit(&g_gen, memory_order_acquire);
+        if (gen == seen) {
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            for (int spin = 1; gen == seen; spin++) {
+                if (spin % 64 == 0) {
+                    clock_gettime(CLOCK_MONOTONIC, &t);
+                    if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
+                        break;
+                }
+                gen = atomic_load_explicit(&g_gen, memory_order_acquire);
+            }
         }
         /* the job is read and its completion reported under g_lock: the happens-before
          * edges are then plain mutex ones, which race checkers (helgrind, TSan) follow */
