@@ -401,6 +401,30 @@ static void test_flags(void) {
   rmdir(dir);
 }
 
+/* RULES.md's unfiltered spellings (eqx_grad, eqx_value_and_grad; not in eqx.h today) lower to
+ * jax.grad / jax.value_and_grad over the model; the filtered one to its equinox twin. */
+static void test_unfiltered_grad(void) {
+  static const char code[] =
+      "#include <eqx.h>\n"
+      "eqx_status eqx_value_and_grad(eqx_ctx *ctx, eqx_loss_fn fn, const eqx_tree *model,\n"
+      "                              void *user, float *value, eqx_tree **grads);\n"
+      "static eqx_status loss(eqx_ctx *ctx, const eqx_tree *m, void *u, eqx_array **out) {\n"
+      "    (void)m; (void)u; return eqx_scalar(ctx, 0.0f, out);\n"
+      "}\n"
+      "eqx_status step(eqx_ctx *ctx, float *v, eqx_tree **g) {\n"
+      "    eqx_tree *model;\n"
+      "    EQX_TRY(eqx_mlp_new(2, 2, 4, 1, \"tanh\", eqx_tanh, eqx_prng_key(0), &model));\n"
+      "    return GRAD(ctx, loss, model, NULL, v, g);\n"
+      "}\n";
+  char buf[sizeof code + 64];
+  const char *at = strstr(code, "GRAD");
+  snprintf(buf, sizeof buf, "%.*seqx_value_and_grad%s", (int)(at - code), code, at + 4);
+  CU_ASSERT_EQUAL(count_code("t_grad.c", buf, "EQX003"), 1);
+  snprintf(buf, sizeof buf, "%.*seqx_filter_value_and_grad%s", (int)(at - code), code, at + 4);
+  CU_ASSERT_EQUAL(count_code("t_grad.c", buf, "EQX003"), 0);
+  CU_ASSERT_EQUAL(count_code("t_grad.c", buf, "EQX999"), 0);
+}
+
 static void on_error(const char *path, const char *reason, void *ud) {
   (void)path;
   (void)reason;
@@ -437,6 +461,7 @@ int main(void) {
     EQL_TEST(test_statement_structure),
     EQL_TEST(test_comments_and_errors),
     EQL_TEST(test_flags),
+    EQL_TEST(test_unfiltered_grad),
     EQL_TEST(test_unreadable_skipped),
   };
   return eql_cunit_run("cfront", tests, sizeof tests / sizeof *tests);

@@ -128,7 +128,9 @@ static const lowering lowerings[] = {
   /* trees */
   {"eqx_module_new", LW_MODULE, NULL, A(1)},
   {"eqx_list_new", LW_CONTAINER, "equinox.nn.Sequential", A(1)},
-  {"eqx_tuple_new", LW_CONTAINER, "equinox.nn.Sequential", A(1)},
+  /* tuples are mostly the argument packs of jitted/vmapped calls, rebuilt every step around
+   * the same model: a plain tuple value (its elements are still tracked for those calls) */
+  {"eqx_tuple_new", LW_CONTAINER, NULL, A(1)},
   {"eqx_dict_new", LW_CONTAINER, "equinox.nn.Sequential", A(2)},
   {"eqx_tree_set_child", LW_SETCHILD, NULL, A(0, 1, 2)},
   {"eqx_leaf_array", LW_LEAF, "array", A(0)},
@@ -1196,8 +1198,19 @@ static eql_expr *lower_call(cconv *c, CXCursor call) {
           }
           if (!m && callee) callee->name = "eqx_module_new"; /* unknown type: no class */
         }
-        x = new_call(c, callee, s, e);
-        if (x && lw->how == LW_CONTAINER) {
+        if (lw->how == LW_CONTAINER && !lw->canon) {
+          /* a plain tuple: the value is the literal itself, not a call */
+          x = new_expr(c, elems ? EQL_E_TUPLE : EQL_E_OTHER, s, e);
+          if (x && elems) {
+            x->args = elems->args;
+            x->nargs = elems->nargs;
+          }
+        } else {
+          x = new_call(c, callee, s, e);
+        }
+        if (x && x->kind != EQL_E_CALL) {
+          /* the tuple above */
+        } else if (x && lw->how == LW_CONTAINER) {
           eql_expr *list = elems;
           if (!list) {
             list = new_expr(c, EQL_E_OTHER, s, e);
