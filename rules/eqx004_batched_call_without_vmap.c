@@ -110,38 +110,53 @@ typedef struct state {
   size_t nclasses, ccap;
 } state;
 
-/* The class's own or inherited method `name` (first user base at each level). A local copy
- * of eql_index_method, which reads its current class through the slot it overwrites while
- * resolving bases and crashes on a two-level hierarchy that lacks the method. */
-static const eql_func *find_method(const eql_index *idx, const eql_classref *c, const char *name,
-                                   const eql_facts **in) {
-  eql_classref cur = *c;
-  for (int depth = 0; cur.cls && cur.facts && depth < 16; depth++) {
-    for (unsigned i = 0; i < cur.cls->nmethods; i++)
-      if (!strcmp(cur.cls->methods[i]->name, name)) {
-        if (in) *in = cur.facts;
-        return cur.cls->methods[i];
-      }
-    eql_classref next = {NULL, NULL, NULL};
-    for (unsigned i = 0; i < cur.cls->nbases && !next.cls; i++) {
-      const eql_expr *b = cur.cls->bases[i];
-      if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
-      if (!b) continue;
-      const char *canon = eql_facts_canon(cur.facts, b);
-      eql_classref r = {NULL, NULL, NULL};
-      if (canon) {
-        if (eql_index_resolve(idx, cur.facts, canon, &r) && r.cls) next = r;
-      } else if (b->kind == EQL_E_NAME) {
-        const eql_binding *bd = eql_facts_lookup(cur.facts, b->name, b->scope, b->start);
-        if (bd && bd->kind == EQL_B_CLASS && bd->cls) {
-          next.facts = cur.facts;
-          next.cls = bd->cls;
-        }
-      }
-    }
-    cur = next;
+/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
+ * threads: another file's facts must only be read). */
+static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
+  if (!e) return NULL;
+  if (e->kind == EQL_E_NAME) {
+    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
+    if (!b) return e->canon;
+    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
   }
-  return NULL;
+  return e->kind == EQL_E_ATTR ? e->canon : NULL;
+}
+
+/* Source text of an expression of any file, on one line, into the rule's scratch arena. */
+static const char *snip(const state *st, const eql_facts *f, const eql_expr *e, size_t max) {
+  if (f == st->f) return eql_expr_snippet(f, e, max);
+  size_t n = e->end - e->start;
+  char *out = eql_arena_strndup(st->ctx->scratch, f->src->text + e->start, n < max ? n : max);
+  if (!out) return "";
+  for (char *c = out; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+  return out;
+}
+
+/* The Module value a constructor call or class annotation of another file makes, found by
+ * reading that file only (eql_eval would allocate in its arena). */
+static eql_value ro_module(const state *st, const eql_facts *f, const eql_expr *e) {
+  eql_value v;
+  memset(&v, 0, sizeof v);
+  const eql_expr *head = e && e->kind == EQL_E_CALL ? e->a : e;
+  if (!head) return v;
+  eql_classref c = {NULL, NULL, NULL};
+  if (head->kind == EQL_E_NAME) {
+    const eql_binding *b = eql_facts_lookup(f, head->name, head->scope, head->start);
+    if (b && b->kind == EQL_B_CLASS && b->cls) {
+      c.facts = f;
+      c.cls = b->cls;
+    }
+  }
+  if (!c.cls) {
+    const char *canon = ro_canon(f, head);
+    if (!canon || !eql_index_resolve(st->ctx->index, f, canon, &c)) return v;
+  }
+  if (eql_index_is_module(st->ctx->index, &c) != EQL_YES) return v;
+  v.kind = EQL_V_MODULE;
+  v.cls = c;
+  v.origin = e;
+  return v;
 }
 
 /* ------------------------------------------------------------------ parent map, refs */
@@ -494,7 +509,7 @@ static rank rank_of(state *st, const eql_expr *e, int depth);
 
 static int jaxtyping_rank(state *st, const eql_facts *f, const eql_expr *an) {
   if (!an || an->kind != EQL_E_SUBSCRIPT || !an->a || an->nargs != 2) return -1;
-  const char *head = eql_facts_canon(f, an->a);
+  const char *head = ro_canon(f, an->a);
   if (!head || strncmp(head, "jaxtyping.", 10)) return -1;
   const eql_expr *dims = an->args[1].value;
   (void)st;
@@ -817,7 +832,7 @@ static expected layer_expected(state *st, const eql_facts *f, const eql_value *v
   }
   if (!strcmp(l->name, "Embedding")) return expect(0, what);
   if (!strcmp(l->name, "Sequential")) {
-    if (!call || depth > MAX_DEPTH) return no_expect();
+    if (!call || depth > MAX_DEPTH || f != st->f) return no_expect();
     const eql_expr *layers = eql_call_arg(call, 0, "layers");
     if (!layers || (layers->kind != EQL_E_LIST && layers->kind != EQL_E_TUPLE) || !layers->nargs ||
         layers->args[0].star)
@@ -880,7 +895,7 @@ static expected field_expected(state *st, const eql_facts *f, const eql_class *c
           const eql_expr *t = s->targets[0];
           if (t->kind == EQL_E_ATTR && t->a && t->a->kind == EQL_E_NAME && !strcmp(t->a->name, self) &&
               t->name && !strcmp(t->name, attr)) {
-            eql_value v = eql_eval_expr(&ev, s->value);
+            eql_value v = f == st->f ? eql_eval_expr(&ev, s->value) : ro_module(st, f, s->value);
             expected e = module_expected(st, f, &v, depth + 1);
             if (e.r < 0 || (seen && e.r != out.r)) return no_expect();
             out = e;
@@ -903,11 +918,11 @@ static expected field_expected(state *st, const eql_facts *f, const eql_class *c
     const eql_field *fd = &cls->fields[i];
     if (strcmp(fd->name, attr)) continue;
     if (fd->dflt) {
-      eql_value v = eql_eval_expr(&ev, fd->dflt);
+      eql_value v = f == st->f ? eql_eval_expr(&ev, fd->dflt) : ro_module(st, f, fd->dflt);
       if (v.kind == EQL_V_MODULE) return module_expected(st, f, &v, depth + 1);
     }
     if (fd->annotation) {
-      eql_value v = eql_eval_annotation(&ev, fd->annotation);
+      eql_value v = f == st->f ? eql_eval_annotation(&ev, fd->annotation) : ro_module(st, f, fd->annotation);
       return module_expected(st, f, &v, depth + 1);
     }
   }
@@ -929,7 +944,7 @@ static expected user_expected(state *st, const eql_classref *c, int depth) {
   st->classes[slot] = (cls_cache){c->cls, no_expect(), 1};
   expected result = no_expect();
   const eql_facts *in = NULL;
-  const eql_func *m = find_method(st->ctx->index, c, "__call__", &in);
+  const eql_func *m = eql_index_method(st->ctx->index, c, "__call__", &in);
   while (m && in && m->nparams >= 2 && depth <= MAX_DEPTH) {
     const eql_param *p = &m->params[1];
     if (p->kind != EQL_P_PLAIN && p->kind != EQL_P_POSONLY) break;
@@ -937,7 +952,7 @@ static expected user_expected(state *st, const eql_classref *c, int depth) {
     int jr = jaxtyping_rank(st, in, p->annotation);
     if (jr >= 0) {
       result = expect(jr, eql_arena_printf(st->ctx->scratch, "a `%s` (its `__call__` takes `%s: %s`)",
-                                           c->cls->name, p->name, eql_expr_snippet(in, p->annotation, 40)));
+                                           c->cls->name, p->name, snip(st, in, p->annotation, 40)));
       break;
     }
     const char *body = eql_arena_strndup(st->ctx->scratch, in->src->text + m->start, m->end - m->start);

@@ -53,40 +53,6 @@
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
 
-/* The class's own or inherited method `name` (first user base at each level). A local copy
- * of eql_index_method, which reads its current class through the slot it overwrites while
- * resolving bases and crashes on a two-level hierarchy that lacks the method. */
-static const eql_func *find_method(const eql_index *idx, const eql_classref *c, const char *name,
-                                   const eql_facts **in) {
-  eql_classref cur = *c;
-  for (int depth = 0; cur.cls && cur.facts && depth < 16; depth++) {
-    for (unsigned i = 0; i < cur.cls->nmethods; i++)
-      if (!strcmp(cur.cls->methods[i]->name, name)) {
-        if (in) *in = cur.facts;
-        return cur.cls->methods[i];
-      }
-    eql_classref next = {NULL, NULL, NULL};
-    for (unsigned i = 0; i < cur.cls->nbases && !next.cls; i++) {
-      const eql_expr *b = cur.cls->bases[i];
-      if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
-      if (!b) continue;
-      const char *canon = eql_facts_canon(cur.facts, b);
-      eql_classref r = {NULL, NULL, NULL};
-      if (canon) {
-        if (eql_index_resolve(idx, cur.facts, canon, &r) && r.cls) next = r;
-      } else if (b->kind == EQL_E_NAME) {
-        const eql_binding *bd = eql_facts_lookup(cur.facts, b->name, b->scope, b->start);
-        if (bd && bd->kind == EQL_B_CLASS && bd->cls) {
-          next.facts = cur.facts;
-          next.cls = bd->cls;
-        }
-      }
-    }
-    cur = next;
-  }
-  return NULL;
-}
-
 typedef struct cf_info {
   const char *canon;       /* "jax.lax.scan" */
   const char *shown;       /* "jax.lax.scan" as written in messages */
@@ -181,7 +147,7 @@ static void check_body(state *st, const eql_expr *e) {
     eql_value obj = eql_eval_expr(&st->ev, e->a);
     if (obj.kind != EQL_V_MODULE || !obj.cls.cls) return;
     const eql_facts *in = NULL;
-    const eql_func *m = find_method(st->ctx->index, &obj.cls, e->name, &in);
+    const eql_func *m = eql_index_method(st->ctx->index, &obj.cls, e->name, &in);
     if (!m) return;
     for (unsigned i = 0; i < m->ndecorators; i++) {
       const eql_expr *d = m->decorators[i];

@@ -60,40 +60,6 @@
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
 
-/* The class's own or inherited method `name` (first user base at each level). A local copy
- * of eql_index_method, which reads its current class through the slot it overwrites while
- * resolving bases and crashes on a two-level hierarchy that lacks the method. */
-static const eql_func *find_method(const eql_index *idx, const eql_classref *c, const char *name,
-                                   const eql_facts **in) {
-  eql_classref cur = *c;
-  for (int depth = 0; cur.cls && cur.facts && depth < 16; depth++) {
-    for (unsigned i = 0; i < cur.cls->nmethods; i++)
-      if (!strcmp(cur.cls->methods[i]->name, name)) {
-        if (in) *in = cur.facts;
-        return cur.cls->methods[i];
-      }
-    eql_classref next = {NULL, NULL, NULL};
-    for (unsigned i = 0; i < cur.cls->nbases && !next.cls; i++) {
-      const eql_expr *b = cur.cls->bases[i];
-      if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
-      if (!b) continue;
-      const char *canon = eql_facts_canon(cur.facts, b);
-      eql_classref r = {NULL, NULL, NULL};
-      if (canon) {
-        if (eql_index_resolve(idx, cur.facts, canon, &r) && r.cls) next = r;
-      } else if (b->kind == EQL_E_NAME) {
-        const eql_binding *bd = eql_facts_lookup(cur.facts, b->name, b->scope, b->start);
-        if (bd && bd->kind == EQL_B_CLASS && bd->cls) {
-          next.facts = cur.facts;
-          next.cls = bd->cls;
-        }
-      }
-    }
-    cur = next;
-  }
-  return NULL;
-}
-
 typedef struct state {
   eql_ctx *ctx;
   eql_eval ev;
@@ -118,6 +84,18 @@ static int is_instance_method(const eql_func *fn) {
          fn->params[0].kind != EQL_P_VARARGS;
 }
 
+/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
+ * threads: another file's facts must only be read). */
+static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
+  if (!e) return NULL;
+  if (e->kind == EQL_E_NAME) {
+    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
+    if (!b) return e->canon;
+    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
+  }
+  return e->kind == EQL_E_ATTR ? e->canon : NULL;
+}
+
 /* A plain Python class: certainly not an equinox.Module and not a registered pytree. */
 static int is_plain_class(state *st, const eql_facts *f, const eql_class *c, int depth) {
   if (!c || depth > 8) return 0;
@@ -126,13 +104,13 @@ static int is_plain_class(state *st, const eql_facts *f, const eql_class *c, int
   for (unsigned i = 0; i < c->ndecorators; i++) {
     const eql_expr *d = c->decorators[i];
     if (d->kind == EQL_E_CALL) d = d->a;
-    const char *canon = eql_facts_canon(f, d);
+    const char *canon = ro_canon(f, d);
     if (canon && !strcmp(canon, "dataclasses.dataclass")) continue;
     return 0;
   }
   for (unsigned i = 0; i < c->nbases; i++) {
     const eql_expr *b = c->bases[i];
-    const char *canon = eql_facts_canon(f, b);
+    const char *canon = ro_canon(f, b);
     if (canon && !strcmp(canon, "abc.ABC")) continue;
     if (!canon && b->kind == EQL_E_NAME && !strcmp(b->name, "object") &&
         !eql_facts_lookup(f, "object", b->scope, b->start))
@@ -157,7 +135,7 @@ static int is_plain_class(state *st, const eql_facts *f, const eql_class *c, int
   /* jax.tree_util.register_pytree_node(Cls, ...) and friends anywhere in the file */
   for (unsigned i = 0; i < f->calls.n; i++) {
     const eql_expr *call = f->calls.items[i];
-    const char *canon = eql_facts_canon(f, call->a);
+    const char *canon = ro_canon(f, call->a);
     if (!canon || strncmp(canon, "jax.tree_util.register", 22)) continue;
     const eql_expr *a0 = eql_call_arg(call, 0, NULL);
     if (a0 && a0->kind == EQL_E_NAME && !strcmp(a0->name, c->name)) return 0;
@@ -377,7 +355,7 @@ static void check_bound(state *st, const eql_expr *call, const eql_expr *fn_expr
   if (!is_plain_class(st, f, cls, 0)) return;
   eql_classref ref = {f, cls, NULL};
   const eql_facts *in = NULL;
-  const eql_func *m = find_method(st->ctx->index, &ref, fn_expr->name, &in);
+  const eql_func *m = eql_index_method(st->ctx->index, &ref, fn_expr->name, &in);
   if (!m || in != f || !is_instance_method(m) || m->nparams < 2) return;
   int nums[16];
   int n = argnums_of(call, nums, 16);
