@@ -94,7 +94,6 @@ typedef struct server {
   char config_error[1400]; /* the last configuration error shown, so it is shown once */
   eql_walk_files ws;       /* files added from disk (workspace folders), for folder removal */
   bool watch_dynamic;      /* the client lets us register file watchers */
-  int next_request_id;     /* ids of the requests we send the client */
   doc **docs;
   size_t ndocs, capdocs;
   eql_lsp_encoding enc;
@@ -666,8 +665,10 @@ static void load_workspace(server *s, json_t *params) {
  * editor (git checkout, code generators), when it supports registering watchers. */
 static void register_watchers(server *s) {
   if (!s->watch_dynamic) return;
-  send_msg(s, json_pack("{s:s, s:i, s:s, s:{s:[{s:s, s:s, s:{s:[{s:s}, {s:s}]}}]}}",
-                        "jsonrpc", "2.0", "id", ++s->next_request_id, "method",
+  /* a string id: it can never be mistaken for one of the client's numeric request ids by
+   * a client that (wrongly) shares one id space between directions */
+  send_msg(s, json_pack("{s:s, s:s, s:s, s:{s:[{s:s, s:s, s:{s:[{s:s}, {s:s}]}}]}}",
+                        "jsonrpc", "2.0", "id", "eqlint/registerWatchers", "method",
                         "client/registerCapability", "params", "registrations", "id",
                         "eqlint-watch", "method", "workspace/didChangeWatchedFiles",
                         "registerOptions", "watchers", "globPattern", "**/*.py", "globPattern",
@@ -947,8 +948,7 @@ static void did_open(server *s, json_t *params) {
     free(path);
     return;
   }
-  doc *d = find_doc(s, uri);
-  bool reopened = d != NULL;
+  doc *d = find_doc(s, uri); /* a second didOpen of an open URI replaces its text */
   if (!d) {
     d = calloc(1, sizeof *d);
     doc **docs = s->ndocs == s->capdocs
@@ -969,7 +969,6 @@ static void did_open(server *s, json_t *params) {
   } else {
     free(path);
   }
-  (void)reopened;
   d->version = json_integer_value(json_object_get(td, "version"));
   d->text.len = 0;
   if (eql_lsp_text_replace(&d->text, 0, 0, json_string_value(jtext), json_string_length(jtext)) <
