@@ -248,19 +248,37 @@ static eqx_status adam_kernel(const eqx_array *const *in, eqx_array *const *out,
     return EQX_OK;
 }
 
+static void sgd_loop(const float *restrict G, const float *restrict M, float *restrict U,
+                     float *restrict MN, int64_t n, float lr, float momentum) {
+    if (M) {
+        for (int64_t k = 0; k < n; k++) {
+            float tr = G[k] + momentum * M[k];
+            MN[k] = tr;
+            U[k] = -lr * tr;
+        }
+    } else {
+        for (int64_t k = 0; k < n; k++) U[k] = -lr * G[k];
+    }
+}
+
+typedef struct sgd_job {
+    const float *G, *M;
+    float *U, *MN;
+    float lr, momentum;
+} sgd_job;
+
+static void sgd_range(void *arg, int64_t lo, int64_t hi) {
+    const sgd_job *j = arg;
+    sgd_loop(j->G + lo, j->M ? j->M + lo : NULL, j->U + lo, j->MN ? j->MN + lo : NULL, hi - lo,
+             j->lr, j->momentum);
+}
+
 /* in: g, trace (NULL without momentum); out: update, trace' (NULL without momentum). */
 static eqx_status sgd_kernel(const eqx_array *const *in, eqx_array *const *out,
                              const float *kp) {
-    const float *G = in[0]->data, *M = in[1] ? in[1]->data : NULL;
-    float *U = out[0]->data, *MN = out[1] ? out[1]->data : NULL;
-    for (int64_t k = 0; k < in[0]->size; k++) {
-        float tr = G[k];
-        if (M) {
-            tr += kp[1] * M[k];
-            MN[k] = tr;
-        }
-        U[k] = -kp[0] * tr;
-    }
+    sgd_job j = {in[0]->data, in[1] ? in[1]->data : NULL, out[0]->data,
+                 out[1] ? out[1]->data : NULL, kp[0], kp[1]};
+    eqx__parallel_for(in[0]->size, PAR_MIN, sgd_range, &j);
     return EQX_OK;
 }
 

@@ -416,7 +416,9 @@ eqx_status eqx_jit(eqx_fn fn, void *user, eqx_jitted **out);
 /* Calls the jitted function. *out (caller owns one reference) holds arrays owned by the
  * program's output buffers: release it before the next-but-one call to let the program
  * reuse them (it keeps two sets and allocates a new set only if both are still held).
- * Inside another transform (vmap, grad, another jit's trace) fn is inlined, as in JAX. */
+ * Inside another transform (vmap, grad, another jit's trace) fn is inlined, as in JAX.
+ * One eqx_jitted replays into one set of buffers: do not call the same one from two
+ * threads at once (make one per thread). */
 eqx_status eqx_jitted_call(eqx_ctx *ctx, eqx_jitted *jf, const eqx_tree *args, eqx_tree **out);
 /* How many times fn has been traced (once per distinct key). */
 int eqx_jitted_trace_count(const eqx_jitted *jf);
