@@ -1880,8 +1880,14 @@ static int build_flags(const char *path, argv_buf *out) {
     char probe[PATH_MAX + 32], up[PATH_MAX];
     snprintf(up, sizeof up, "%s", dir);
     for (int depth = 0; depth < 64 && up[0] && !found; depth++) {
+      /* like clangd: DIR/compile_commands.json or DIR/build/compile_commands.json */
       snprintf(probe, sizeof probe, "%s/compile_commands.json", up);
       if (file_exists(probe)) found = compdb_flags(up, abs, out);
+      snprintf(probe, sizeof probe, "%s/build/compile_commands.json", up);
+      if (!found && file_exists(probe)) {
+        probe[strlen(probe) - strlen("/compile_commands.json")] = 0;
+        found = compdb_flags(probe, abs, out);
+      }
       char *s = strrchr(up, '/');
       if (!s || s == up) break;
       *s = 0;

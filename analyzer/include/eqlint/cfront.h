@@ -1,7 +1,8 @@
 /* The C front end: libclang -> facts, for model code written against libeqx (runtime/).
  *
  * Compiler flags come, per file, from a compile_commands.json (the directory given with
- * eql_cfront_set_compdb_dir, or the nearest one found walking up from the file), otherwise
+ * eql_cfront_set_compdb_dir, or the nearest DIR/ or DIR/build/ one found walking up from the
+ * file, as clangd looks), otherwise
  * from defaults: -std=gnu11, -I the file's directory, -I the nearest runtime/include that
  * holds eqx.h. Flags added with eql_cfront_add_flag (the command line's -I and -D) are
  * appended in both cases. The configuration is process-wide: set it before any file is
