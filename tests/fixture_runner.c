@@ -1,11 +1,11 @@
 /* fixture_runner: checks every fixture case against its inline expectations.
  *
- * usage: fixture_runner [DIR]   (default: fixtures/python)
+ * usage: fixture_runner [DIR]   (default: fixtures/python; fixtures/c for the C front end)
  *
- * Each immediate child of DIR is one case: a `.py` file is checked alone; a directory is
- * one project (all `.py` files below it, found as `eqlint check` finds them, checked
- * together, so imports between its files resolve). Hidden children and other files are
- * not cases. The library runs in-process with every rule on.
+ * Each immediate child of DIR is one case: a `.py` (or `.c`/`.h`) file is checked alone; a
+ * directory is one project (all such files below it, found as `eqlint check` finds them,
+ * checked together, so imports between its files resolve). Hidden children and other files
+ * are not cases. The library runs in-process with every rule on.
  *
  * Expectations live in the fixtures, like clang-tidy's CHECK-MESSAGES: a line whose
  * stripped text is `# expect: EQX001` (or `# expect: EQX001, EQX003`; `//` for C) says those
@@ -102,7 +102,7 @@ static bool run_case(const char *name, const eql_walk_files *files) {
     return false;
   }
   if (files->n == 0) {
-    printf("%s: no .py files in this case\n", name);
+    printf("%s: no .py, .ipynb, .c or .h files in this case\n", name);
     ok = false;
   }
   for (size_t i = 0; i < files->n; i++) {
