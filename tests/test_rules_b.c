@@ -45,6 +45,62 @@ static int lines_of(const eql_diag_list *l, const char *code, int *lines, int ma
 #define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport numpy as np\n" \
              "from typing import Callable\n"
 
+/* ------------------------------------------------------------------ EQX008 */
+
+static void test_eqx008_message_and_span(void) {
+  eql_diag_list l = run(HEAD
+                        "class C(eqx.Module):\n"
+                        "    n: jax.Array\n"
+                        "    def __init__(self):\n"
+                        "        self.n = jnp.array(0)\n"
+                        "    def __call__(self, x):\n"
+                        "        self.n += 1\n"
+                        "        setattr(self, 'n', x)\n"
+                        "        return x\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX008", lines, 4), 2);
+  CU_ASSERT_EQUAL(lines[0], 11);
+  CU_ASSERT_EQUAL(lines[1], 12);
+  const eql_diag *d = first(&l, "EQX008");
+  CU_ASSERT_EQUAL(d->span.col, 9);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`self.n += ...`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`C.__call__`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "FrozenInstanceError: cannot assign to field 'n'"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "eqx.tree_at(lambda m: m.n, self, new_value)"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "eqx.nn.State"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx008_negatives(void) {
+  eql_diag_list l = run(HEAD
+                        "class C(eqx.Module):\n"
+                        "    a: jax.Array\n"
+                        "    b: jax.Array = eqx.field(init=False)\n"
+                        "    def __post_init__(self):\n"
+                        "        self.b = self.a * 2\n"
+                        "        object.__setattr__(self, 'b', self.a)\n"
+                        "    def other(self, x):\n"
+                        "        def inner(self):\n"          /* its own `self` */
+                        "            self.y = 1\n"
+                        "        setattr = print\n"           /* shadowed */
+                        "        setattr(self, 'a')\n"
+                        "        return eqx.tree_at(lambda m: m.a, self, x)\n"
+                        "    @staticmethod\n"
+                        "    def s(self):\n"
+                        "        self.a = 1\n"
+                        "class D(eqx.Module):\n"
+                        "    a: int\n"
+                        "    def __init__(self):\n"
+                        "        self._fill()\n"
+                        "    def _fill(self):\n"
+                        "        self.a = 1\n"
+                        "class P:\n"
+                        "    def step(self):\n"
+                        "        self.k = 1\n");
+  CU_ASSERT_EQUAL(count(&l, "EQX008"), 0);
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX010 */
 
 static void test_eqx010_message_and_span(void) {
@@ -162,6 +218,8 @@ static void test_eqx011_inheritance(void) {
 
 int main(void) {
   static const eql_test tests[] = {
+    EQL_TEST(test_eqx008_message_and_span),
+    EQL_TEST(test_eqx008_negatives),
     EQL_TEST(test_eqx010_message_and_span),
     EQL_TEST(test_eqx010_edges),
     EQL_TEST(test_eqx011_both_message_and_span),
