@@ -22,15 +22,28 @@ if(TARGET eqx)
   # INSTALL_INTERFACE entry is the only one: `INCLUDES DESTINATION` would add it twice.
   set_target_properties(eqx PROPERTIES INTERFACE_INCLUDE_DIRECTORIES
     "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/runtime/include>;$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
-  # OpenBLAS is linked by absolute path in the build tree; an installed package must find it
-  # again on the consumer's machine, so the export names the imported target eqx::openblas
-  # that eqxConfig.cmake defines with find_library. Other entries are kept as they are.
+  # libeqx's link dependencies, translated for the installed package. OpenBLAS is linked by
+  # absolute path in the build tree; an installed package must find it again on the
+  # consumer's machine, so the export names the imported target eqx::openblas that
+  # eqxConfig.cmake defines with find_library. Threads::Threads needs find_dependency(Threads)
+  # in eqxConfig.cmake. The same walk writes the pkg-config Libs, so both stay in step with
+  # runtime/CMakeLists.txt. Other entries are kept as they are.
   get_target_property(_eqx_links eqx INTERFACE_LINK_LIBRARIES)
-  if(_eqx_links AND EQX_OPENBLAS_LIB)
-    set(_eqx_mapped "")
+  set(_eqx_mapped "")
+  set(EQX_PC_DEPS "")
+  set(EQX_FIND_DEPENDENCIES "")
+  if(_eqx_links)
     foreach(_lib IN LISTS _eqx_links)
-      if(_lib STREQUAL EQX_OPENBLAS_LIB)
+      if(EQX_OPENBLAS_LIB AND _lib STREQUAL EQX_OPENBLAS_LIB)
         list(APPEND _eqx_mapped "$<BUILD_INTERFACE:${_lib}>" "$<INSTALL_INTERFACE:eqx::openblas>")
+        string(APPEND EQX_PC_DEPS " -lopenblas")
+      elseif(_lib STREQUAL "Threads::Threads")
+        list(APPEND _eqx_mapped "${_lib}")
+        string(APPEND EQX_PC_DEPS " -pthread")
+        string(APPEND EQX_FIND_DEPENDENCIES "find_dependency(Threads)\n")
+      elseif(_lib MATCHES "^[A-Za-z0-9_]+$")
+        list(APPEND _eqx_mapped "${_lib}")
+        string(APPEND EQX_PC_DEPS " -l${_lib}")
       else()
         list(APPEND _eqx_mapped "${_lib}")
       endif()
