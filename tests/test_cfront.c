@@ -425,6 +425,33 @@ static void test_unfiltered_grad(void) {
   CU_ASSERT_EQUAL(count_code("t_grad.c", buf, "EQX999"), 0);
 }
 
+/* Each C call is one CALL in the facts, also inside compound literals that lowering reads
+ * twice (as the argument and as the container's elements). */
+static void test_calls_listed_once(void) {
+  static const char code[] =
+      "#include <eqx.h>\n"
+      "static eqx_tree *leaf(void) { return eqx_none(); }\n"
+      "eqx_status f(eqx_tree **out) {\n"
+      "    eqx_tree *t;\n"
+      "    EQX_TRY(eqx_list_new(2, (eqx_tree *[]){leaf(), leaf()}, &t));\n"
+      "    return eqx_tuple_new(1, (eqx_tree *[]){leaf()}, out);\n"
+      "}\n";
+  parsed p = parse_text("t_once.c", code);
+  unsigned n = 0;
+  for (unsigned i = 0; i < p.f->calls.n; i++) {
+    const eql_expr *c = p.f->calls.items[i];
+    n += c->a && c->a->name && !strcmp(c->a->name, "leaf");
+  }
+  CU_ASSERT_EQUAL(n, 3);
+  const eql_binding *b = eql_facts_lookup(p.f, "t", p.f->funcs.items[1], p.src->len);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  CU_ASSERT_EQUAL(b->value->kind, EQL_E_CALL);
+  CU_ASSERT_EQUAL(b->value->nargs, 1);
+  CU_ASSERT_EQUAL(b->value->args[0].value->kind, EQL_E_LIST);
+  CU_ASSERT_EQUAL(b->value->args[0].value->nargs, 2);
+  done(&p);
+}
+
 static void on_error(const char *path, const char *reason, void *ud) {
   (void)path;
   (void)reason;
@@ -462,6 +489,7 @@ int main(void) {
     EQL_TEST(test_comments_and_errors),
     EQL_TEST(test_flags),
     EQL_TEST(test_unfiltered_grad),
+    EQL_TEST(test_calls_listed_once),
     EQL_TEST(test_unreadable_skipped),
   };
   return eql_cunit_run("cfront", tests, sizeof tests / sizeof *tests);

@@ -531,8 +531,7 @@ static void bind_name(cconv *c, const char *name, eql_binding_kind k, eql_expr *
 
 /* Assignment `lhs = rhs` (statement or expression): bindings, tracks, summaries. */
 static void assign_effects(cconv *c, CXCursor lhs, eql_expr *target, eql_expr *value,
-                           uint32_t rhs_start, CXCursor rhs) {
-  (void)rhs_start;
+                           CXCursor rhs) {
   CXCursor l = strip(c, lhs);
   enum CXCursorKind k = clang_getCursorKind(l);
   if (k == CXCursor_DeclRefExpr) {
@@ -737,7 +736,7 @@ static eql_expr *cexpr(cconv *c, CXCursor cur) {
           r->a = lhs;
           r->b = rhs;
         }
-        assign_effects(c, ch.v[0], lhs, rhs, rs, ch.v[1]);
+        assign_effects(c, ch.v[0], lhs, rhs, ch.v[1]);
       } else if (clang_getCursorKind(st) == CXCursor_CompoundAssignOperator) {
         r = new_expr(c, EQL_E_OTHER, a, b);
         if (r) {
@@ -953,16 +952,16 @@ static void module_type_decl(cconv *c, CXCursor var) {
 
 /* ------------------------------------------------------------------ calls */
 
-/* The elements an argument holding several trees stands for: a compound literal, or a local
- * array / container whose elements are tracked. NULL when unknown. */
-static eql_expr *elements(cconv *c, CXCursor arg) {
+/* The elements an argument holding several trees stands for: a compound literal, `&tree`, or a
+ * local array / container whose elements are tracked. NULL when unknown. `done` is the
+ * argument already converted (never converted twice: its calls and bindings would repeat). */
+static eql_expr *elements(cconv *c, CXCursor arg, eql_expr *done) {
   CXCursor st = strip(c, arg);
   uint32_t s, e;
   range_of(c, arg, &s, &e);
   if (clang_getCursorKind(st) == CXCursor_CompoundLiteralExpr ||
       clang_getCursorKind(st) == CXCursor_InitListExpr) {
-    eql_expr *l = cexpr(c, st);
-    return l && l->kind == EQL_E_LIST ? l : NULL;
+    return done && done->kind == EQL_E_LIST ? done : NULL;
   }
   if (clang_getCursorKind(st) == CXCursor_UnaryOperator) {
     /* &tree: an array of one */
@@ -972,7 +971,7 @@ static eql_expr *elements(cconv *c, CXCursor arg) {
     if (ch.n != 1) return NULL;
     range_of(c, ch.v[0], &oa, &ob);
     if (strcmp(operator_text(c, a, oa), "&") != 0) return NULL;
-    eql_expr *one = cexpr(c, ch.v[0]), *l = new_expr(c, EQL_E_LIST, s, e);
+    eql_expr *one = done, *l = new_expr(c, EQL_E_LIST, s, e);
     if (l && one) set_args(c, l, &one, NULL, 1);
     return l;
   }
@@ -1094,7 +1093,7 @@ static eql_expr *layer_call(cconv *c, int li, CXCursor call, eql_expr **conv, un
       CXType t = clang_getCanonicalType(clang_getCursorType(arg));
       int many = t.kind == CXType_Pointer &&
                  clang_getCanonicalType(clang_getPointeeType(t)).kind == CXType_Pointer;
-      held = many ? elements(c, arg) : NULL;
+      held = many ? elements(c, arg, conv[row->tree_arg]) : NULL;
       if (!held) {
         held = new_expr(c, EQL_E_LIST, conv[row->tree_arg] ? conv[row->tree_arg]->start : s,
                         conv[row->tree_arg] ? conv[row->tree_arg]->end : e);
@@ -1178,7 +1177,8 @@ static eql_expr *lower_call(cconv *c, CXCursor call) {
       case LW_CONTAINER: {
         eql_expr *callee = callee_name(c, call, lw->canon);
         eql_expr *elems = (unsigned)lw->args[0] < n
-                              ? elements(c, clang_Cursor_getArgument(call, (unsigned)lw->args[0]))
+                              ? elements(c, clang_Cursor_getArgument(call, (unsigned)lw->args[0]),
+                                         conv[lw->args[0]])
                               : NULL;
         mtype *m = NULL;
         if (lw->how == LW_MODULE && n >= 1) {
@@ -1275,7 +1275,8 @@ static eql_expr *lower_call(cconv *c, CXCursor call) {
         eql_expr *fnv = (unsigned)lw->args[0] < n ? conv[lw->args[0]] : NULL;
         x = new_call(c, fnv, s, e);
         eql_expr *elems = (unsigned)lw->args[1] < n
-                              ? elements(c, clang_Cursor_getArgument(call, (unsigned)lw->args[1]))
+                              ? elements(c, clang_Cursor_getArgument(call, (unsigned)lw->args[1]),
+                                         conv[lw->args[1]])
                               : NULL;
         if (x && elems) {
           eql_expr **vals = elems->nargs ? alloc(c, elems->nargs * sizeof *vals) : NULL;
