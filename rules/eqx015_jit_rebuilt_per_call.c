@@ -39,7 +39,8 @@
  * Calls are followed within one file, by name (`step(...)`) and through `self.method(...)`.
  * A loop whose body holds another loop (over configurations or epochs, building a step for
  * the inner loop) is taken as a factory loop: jit applications in it, and in functions it
- * calls, are not reported.
+ * calls, are not reported; neither are functions that run a loop of their own (experiment
+ * or epoch drivers), even when called in a loop.
  * Applications guarded by a cache check (`if fn is None:`, `if key not in cache:`) or stored
  * into a subscript (`cache[key] = jax.jit(...)`) are not reported. Loops written as
  * comprehensions are not followed.
@@ -155,6 +156,9 @@ static const eql_func *def_scope(const eql_func *s) {
  * a function that does? Returns the call that shows it (for the related location). */
 static const eql_expr *per_step_call(const eql_facts *f, const eql_func *fn, int depth) {
   if (!fn || fn->is_lambda || depth > MAX_CHAIN || has_cache_decorator(f, fn)) return NULL;
+  /* a function that runs a loop of its own drives training (an experiment, an epoch): it
+   * is not itself one step, even when called in a loop over configurations */
+  if (block_has_loop(&fn->body, 0)) return NULL;
   for (unsigned i = 0; i < f->calls.n; i++) {
     const eql_expr *call = f->calls.items[i];
     if (!calls_func(f, call, fn) || !call->stmt) continue;

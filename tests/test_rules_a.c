@@ -226,6 +226,20 @@ static void test_eqx015_per_step_function(void) {
   eql_diag_list_free(&l);
 }
 
+static void test_eqx015_driver_in_sweep(void) {
+  eql_diag_list l = run(HEAD
+                        "def experiment(width, data):\n"
+                        "    @eqx.filter_jit\n"                        /* once per experiment */
+                        "    def step(m, x):\n"
+                        "        return m(x)\n"
+                        "    for x in data:\n"
+                        "        step(width, x)\n"
+                        "for w in (8, 16, 32):\n"
+                        "    experiment(w, data)\n");
+  CU_ASSERT_EQUAL(count(&l, "EQX015"), 0);
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX016 */
 
 static void test_eqx016_decorated_method(void) {
@@ -294,6 +308,7 @@ int main(void) {
     EQL_TEST(test_eqx007_negatives),
     EQL_TEST(test_eqx015_loop_and_related),
     EQL_TEST(test_eqx015_per_step_function),
+    EQL_TEST(test_eqx015_driver_in_sweep),
     EQL_TEST(test_eqx016_decorated_method),
     EQL_TEST(test_eqx016_bound_and_unbound),
   };
