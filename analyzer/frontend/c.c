@@ -910,7 +910,7 @@ static CXCursor var_init(cconv *c, CXCursor var) {
 
 /* `const eqx_module_type pair_type = {"Pair", 3, pair_fields, call}`: a Module class whose
  * fields (and their static flags) come from the eqx_field array. */
-static void module_type_decl(cconv *c, CXCursor var) {
+static void module_type_decl(cconv *c, CXCursor var, const eql_expr *use) {
   CXCursor init = var_init(c, var);
   if (clang_Cursor_isNull(init) || clang_getCursorKind(init) != CXCursor_InitListExpr) return;
   kids ch = children(c, init);
@@ -929,6 +929,10 @@ static void module_type_decl(cconv *c, CXCursor var) {
   const char *bind = spelling(c, var);
   uint32_t s, e;
   range_of(c, var, &s, &e);
+  if (use) { /* declared in a header: positions are those of its use in this file */
+    s = use->start;
+    e = use->end;
+  }
   mtype *m = new_mtype(c, bind, display ? display : bind, s, e);
   if (!m || clang_Cursor_isNull(fields)) return;
   CXCursor finit = var_init(c, fields);
@@ -946,6 +950,10 @@ static void module_type_decl(cconv *c, CXCursor var) {
     }
     uint32_t fs, fe;
     range_of(c, fl.v[i], &fs, &fe);
+    if (use) {
+      fs = use->start;
+      fe = use->end;
+    }
     add_field(c, m, name ? name : "?", is_static != 0, fs, fe);
   }
 }
@@ -1191,10 +1199,15 @@ static eql_expr *lower_call(cconv *c, CXCursor call) {
           if (clang_getCursorKind(t) == CXCursor_DeclRefExpr) {
             const char *tn = spelling(c, t);
             m = find_mtype(c, tn);
-            if (callee && m) {
-              range_of(c, t, &callee->start, &callee->end);
-              callee->name = tn;
+            if (callee) range_of(c, t, &callee->start, &callee->end);
+            CXCursor ref = clang_getCursorReferenced(t);
+            if (!m && callee && !in_main(ref) && clang_getCursorKind(ref) == CXCursor_VarDecl &&
+                type_mentions(ref, "eqx_module_type")) {
+              /* a module type from an included header (model.h): known here too */
+              module_type_decl(c, ref, callee);
+              m = find_mtype(c, tn);
             }
+            if (callee && m) callee->name = tn;
           }
           if (!m && callee) callee->name = "eqx_module_new"; /* unknown type: no class */
         }
@@ -1377,7 +1390,7 @@ static void body_into(cconv *c, eql_stmt *s, CXCursor body, eql_block *out) {
 
 static void var_decl(cconv *c, CXCursor var, eql_block *out) {
   if (type_mentions(var, "eqx_module_type")) {
-    module_type_decl(c, var);
+    module_type_decl(c, var, NULL);
     return;
   }
   uint32_t s, e;
