@@ -107,6 +107,10 @@ static void pool_init(void) {
 
 void eqx__parallel_for(int64_t n, int64_t min_chunk, eqx__range_fn fn, void *arg) {
     if (n <= 0) return;
+    if (min_chunk > 0 && n < 2 * min_chunk) { /* too small to split: no threads needed */
+        fn(arg, 0, n);
+        return;
+    }
     pthread_once(&g_once, pool_init);
     int parts = g_nthreads;
     if (min_chunk > 0 && n / min_chunk < parts) parts = (int)(n / min_chunk);
