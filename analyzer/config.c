@@ -970,23 +970,21 @@ typedef struct {
   size_t n;
 } string_list;
 
-typedef struct {
+/* Per-rule options: which rule reads which keys (all booleans for now). This table is what
+ * validation and "did you mean" look at; docs/configuration.md documents each entry. */
+static const char *const eqx013_options[] = {
+    "exclude-tests", /* no reused-key reports in test files (eql_config_is_test_path) */
+    NULL};
+static const struct {
   const char *code;
-  const char *option;
-  const char *help;
-} rule_option_def;
-
-/* Per-rule options. Every option is a boolean for now; the table says which rule reads it
- * and is what validation and "did you mean" look at. */
-static const rule_option_def rule_options[] = {
-    {"EQX013", "exclude-tests",
-     "do not report reused PRNG keys in test files (test_*.py, *_test.py, conftest.py, "
-     "tests/)"},
+  const char *const *options;
+} rule_options[] = {
+    {"EQX013", eqx013_options},
 };
 enum { N_RULE_OPTIONS = sizeof rule_options / sizeof *rule_options };
 
 typedef struct {
-  int def;    /* index into rule_options */
+  const char *code, *option; /* static strings from rule_options */
   bool value;
 } rule_option;
 
@@ -1014,7 +1012,25 @@ static const char *const default_excludes[] = {".*/", "__pycache__/", "node_modu
 
 static const char *const top_keys[] = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "src",    "respect-gitignore", "force-exclude", "rules"};
+    "src",    "respect-gitignore", "force-exclude", "rules", NULL};
+enum { N_TOP_KEYS = sizeof top_keys / sizeof *top_keys - 1 };
+
+const char *const *eql_config_known_keys(void) { return top_keys; }
+
+/* The rule_options row of a code or rule name, or -1. */
+static int option_row(const char *code) {
+  int rule = eql_rule_find(code);
+  const char *canon = rule >= 0 ? eql_rules[rule].code : code;
+  for (size_t d = 0; d < N_RULE_OPTIONS; d++)
+    if (strcasecmp(rule_options[d].code, canon) == 0) return (int)d;
+  return -1;
+}
+
+const char *const *eql_config_rule_options(const char *code) {
+  static const char *const none[] = {NULL};
+  int row = option_row(code);
+  return row >= 0 ? rule_options[row].options : none;
+}
 
 static size_t edit_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
@@ -1214,26 +1230,23 @@ static int read_rule_options(reader *r, const tentry *e) {
      * the option table knows its code, and the setting waits for the rule. */
     int rule = eql_rule_find(re->key);
     const char *code = rule >= 0 ? eql_rules[rule].code : NULL;
-    for (size_t d = 0; !code && d < N_RULE_OPTIONS; d++)
-      if (strcasecmp(rule_options[d].code, re->key) == 0) code = rule_options[d].code;
+    int row = code ? -1 : option_row(re->key);
+    if (row >= 0) code = rule_options[row].code;
     if (!code)
       return perr(r->tp, re->key_byte, "[%srules.%s]: unknown rule `%s` (run `eqlint rule "
                                        "--all` to list the rules)", prefix, re->key, re->key);
     if (re->val->kind != TV_TABLE)
       return perr(r->tp, re->val->byte, "`rules.%s` must be a table of options, not %s",
                   re->key, kind_name(re->val));
-    const char *known[N_RULE_OPTIONS];
+    const char *const *known = eql_config_rule_options(code);
     size_t nknown = 0;
-    for (size_t d = 0; d < N_RULE_OPTIONS; d++)
-      if (strcmp(rule_options[d].code, code) == 0) known[nknown++] = rule_options[d].option;
+    while (known[nknown]) nknown++;
     for (size_t k = 0; k < re->val->nent; k++) {
       const tentry *oe = &re->val->entries[k];
-      int def = -1;
-      for (size_t d = 0; d < N_RULE_OPTIONS; d++)
-        if (strcmp(rule_options[d].code, code) == 0 &&
-            strcmp(rule_options[d].option, oe->key) == 0)
-          def = (int)d;
-      if (def < 0) {
+      const char *option = NULL;
+      for (size_t d = 0; d < nknown; d++)
+        if (strcmp(known[d], oe->key) == 0) option = known[d];
+      if (!option) {
         char where[128];
         snprintf(where, sizeof where, "[%srules.%s]", prefix, re->key);
         if (nknown == 0)
@@ -1245,7 +1258,7 @@ static int read_rule_options(reader *r, const tentry *e) {
       snprintf(name, sizeof name, "rules.%s.%s", re->key, oe->key);
       int value = 0;
       if (expect_bool(r, oe, name, &value) < 0) return -1;
-      cfg->options[cfg->noptions++] = (rule_option){def, value != 0};
+      cfg->options[cfg->noptions++] = (rule_option){code, option, value != 0};
     }
   }
   return 0;
@@ -1281,7 +1294,7 @@ static int read_settings(reader *r, const tval *t) {
     } else if (strcmp(k, "rules") == 0) {
       rc = read_rule_options(r, e);
     } else {
-      rc = unknown_key(r, e, r->section, top_keys, sizeof top_keys / sizeof *top_keys);
+      rc = unknown_key(r, e, r->section, top_keys, N_TOP_KEYS);
     }
     if (rc < 0) return -1;
   }
@@ -1435,11 +1448,10 @@ bool eql_config_rule_option_bool(const eql_config *cfg, const char *code, const 
   int rule = eql_rule_find(code);
   const char *canon = rule >= 0 ? eql_rules[rule].code : code;
   bool value = dflt;
-  for (size_t i = 0; i < cfg->noptions; i++) {
-    const rule_option_def *d = &rule_options[cfg->options[i].def];
-    if (strcasecmp(d->code, canon) == 0 && strcmp(d->option, option) == 0)
+  for (size_t i = 0; i < cfg->noptions; i++)
+    if (strcasecmp(cfg->options[i].code, canon) == 0 &&
+        strcmp(cfg->options[i].option, option) == 0)
       value = cfg->options[i].value;
-  }
   return value;
 }
 
@@ -2008,8 +2020,8 @@ static int move_path(eql_walk_files *to, char *path) {
 
 /* Walks the `src` roots of the configurations of the files in `check` into `index_only`,
  * leaving out files already in `check`. 0 or -1 (out of memory or config error). */
-static int walk_src(eql_config_store *s, const eql_walk_options *wo, const eql_walk_files *check,
-                    eql_walk_files *index_only) {
+static int walk_src(eql_config_store *s, const eql_walk_options *wo,
+                    const char *const *checked, size_t nchecked, eql_walk_files *index_only) {
   const eql_config **cfgs = NULL;
   size_t ncfgs = 0;
   char **roots = NULL;
@@ -2018,11 +2030,11 @@ static int walk_src(eql_config_store *s, const eql_walk_options *wo, const eql_w
   eql_walk_files found;
   eql_walk_files_init(&found);
   int rc = -1;
-  cfgs = calloc(check->n + 1, sizeof *cfgs);
+  cfgs = calloc(nchecked + 1, sizeof *cfgs);
   if (!cfgs) goto nomem;
-  for (size_t i = 0; i < check->n; i++) {
+  for (size_t i = 0; i < nchecked; i++) {
     const eql_config *cfg;
-    if (eql_config_store_find(s, check->paths[i], &cfg, NULL) < 0) goto done;
+    if (eql_config_store_find(s, checked[i], &cfg, NULL) < 0) goto done;
     if (!cfg || !cfg->src.n) continue;
     size_t k = 0;
     while (k < ncfgs && cfgs[k] != cfg) k++;
@@ -2062,12 +2074,12 @@ static int walk_src(eql_config_store *s, const eql_walk_options *wo, const eql_w
   if (eql_walk_ex((const char *const *)roots, nroots, &src_opts, &found, NULL, NULL) < 0)
     goto nomem;
   if (s->failed) goto done;
-  ids = malloc((check->n + 1) * sizeof *ids);
+  ids = malloc((nchecked + 1) * sizeof *ids);
   if (!ids) goto nomem;
   size_t nids = 0;
-  for (size_t i = 0; i < check->n; i++) {
+  for (size_t i = 0; i < nchecked; i++) {
     struct stat st;
-    if (stat(check->paths[i], &st) == 0) ids[nids++] = (file_id){st.st_dev, st.st_ino};
+    if (stat(checked[i], &st) == 0) ids[nids++] = (file_id){st.st_dev, st.st_ino};
   }
   qsort(ids, nids, sizeof *ids, cmp_id);
   for (size_t i = 0; i < found.n; i++) {
@@ -2091,25 +2103,43 @@ done:
   return rc;
 }
 
-long eql_config_store_walk(eql_config_store *s, const char *const *paths, size_t npaths,
-                           eql_walk_files *check, eql_walk_files *index_only,
-                           eql_walk_error_fn on_error, void *ud, eql_config_error *err) {
-  /* Like Ruff, the settings that govern the walk as a whole come from the configuration
-   * of the working directory (or --config). */
+/* The walk's options. Like Ruff, the settings that govern the walk as a whole come from
+ * the configuration of the working directory (or --config). */
+static int walk_options(eql_config_store *s, eql_walk_options *wo) {
   const eql_config *top = NULL;
-  if (find_for_dir(s, s->cwd, &top) < 0) {
-    if (err) *err = s->error;
-    return s->nomem ? -1 : -2;
-  }
-  eql_walk_options wo = {
+  if (find_for_dir(s, s->cwd, &top) < 0) return -1;
+  *wo = (eql_walk_options){
       .gitignore = !(top && top->respect_gitignore == 0),
       .force_exclude = s->force_exclude || (top && top->force_exclude == 1),
       .exclude = store_exclude,
       .exclude_ud = s,
   };
+  return 0;
+}
+
+long eql_config_store_src(eql_config_store *s, const char *const *paths, size_t npaths,
+                          eql_walk_files *index_only, eql_config_error *err) {
+  eql_walk_options wo;
+  if (walk_options(s, &wo) < 0 || walk_src(s, &wo, paths, npaths, index_only) < 0) {
+    if (err) *err = s->error;
+    return s->nomem || !s->failed ? -1 : -2;
+  }
+  return 0;
+}
+
+long eql_config_store_walk(eql_config_store *s, const char *const *paths, size_t npaths,
+                           eql_walk_files *check, eql_walk_files *index_only,
+                           eql_walk_error_fn on_error, void *ud, eql_config_error *err) {
+  eql_walk_options wo;
+  if (walk_options(s, &wo) < 0) {
+    if (err) *err = s->error;
+    return s->nomem ? -1 : -2;
+  }
   long n = eql_walk_ex(paths, npaths, &wo, check, on_error, ud);
   if (n >= 0 && !s->failed && index_only) {
-    if (walk_src(s, &wo, check, index_only) < 0 && !s->failed) n = -1;
+    if (walk_src(s, &wo, (const char *const *)check->paths, check->n, index_only) < 0 &&
+        !s->failed)
+      n = -1;
   }
   if (s->failed) {
     if (err) *err = s->error;

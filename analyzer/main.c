@@ -459,9 +459,11 @@ static int cmd_check(int argc, char **argv) {
     goto done;
   }
 
-  /* Only standard input: walking "." as well would check files nobody asked for. */
+  /* Only standard input: walking "." as well would check files nobody asked for; the
+   * buffer's configuration may still name `src` directories for the index. */
+  const char *stdin_path = stdin_name ? stdin_name : "-";
   long walk_errors = use_stdin && npaths == 0
-                         ? 0
+                         ? eql_config_store_src(store, &stdin_path, 1, &index_files, &cerr)
                          : eql_config_store_walk(store, (const char *const *)paths, npaths,
                                                  &files, &index_files, print_read_error, NULL,
                                                  &cerr);

@@ -119,10 +119,18 @@ case $CASE in
     out_has "^$DATA/src/app/train.py:8:[0-9]+: EQX001 "
     run check --format concise --isolated "$DATA/src/app/train.py"; rc_is 0; out_empty
     run check --format concise "$DATA/src"; rc_is 1; out_lines 2
-    out_has 'lib/model.py:15:[0-9]+: EQX003 ' ;;
+    out_has 'lib/model.py:15:[0-9]+: EQX003 '
+    # A buffer piped from an editor gets the src of the configuration above its name.
+    "$EQLINT" check --format concise --stdin-filename "$DATA/src/app/train.py" \
+      <"$DATA/src/app/train.py" >"$TMP/out" 2>"$TMP/err"
+    RC=$?; no_sanitizer_report "$TMP/err"; rc_is 1; out_lines 1
+    out_has "^$DATA/src/app/train.py:8:[0-9]+: EQX001 " ;;
   show_files)
     run check --show-files "$DATA/basic"; rc_is 0; out_lines 3
-    out_lacks generated ;;
+    out_lacks generated
+    # --show-settings reports the selection of the working directory's configuration.
+    (cd "$DATA/basic" && "$EQLINT" check --show-settings >"$TMP/out" 2>"$TMP/err"); RC=$?
+    rc_is 0; out_has 'EQX003 on '; out_has 'EQX001 off ' ;;
   exclude_explicit_and_forced)
     # An excluded path named on the command line is checked, unless --force-exclude.
     run check --format concise "$DATA/basic/generated/pitfall.py"; rc_is 1; out_has ' EQX003 '

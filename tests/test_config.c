@@ -917,6 +917,53 @@ static void test_store_union_and_filter(void) {
   leave_root(root);
 }
 
+/* docs/configuration.md must document every key and option the code accepts, and its
+ * TOML examples must be valid configurations. An example may name a rule of the catalogue
+ * that this build does not have yet: that one error is accepted. */
+static void test_docs_cover_every_key(void) {
+  FILE *f = fopen("docs/configuration.md", "rb");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+  static char doc[65536];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[n] = 0;
+  CU_ASSERT_TRUE(n < sizeof doc - 1);
+  for (const char *const *k = eql_config_known_keys(); *k; k++) {
+    char heading[96];
+    snprintf(heading, sizeof heading, "### `%s", *k);
+    if (!strstr(doc, heading)) fprintf(stderr, "\n  undocumented key: %s\n", *k);
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc, heading));
+  }
+  for (const char *const *o = eql_config_rule_options("EQX013"); *o; o++) {
+    char row[96];
+    snprintf(row, sizeof row, "| EQX013 | `%s` |", *o);
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc, row));
+  }
+  CU_ASSERT_PTR_NULL(eql_config_rule_options("EQX001")[0]);
+  int blocks = 0;
+  for (char *p = strstr(doc, "```toml\n"); p; p = strstr(p, "```toml\n")) {
+    p += 8;
+    char *end = strstr(p, "```");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(end);
+    *end = 0;
+    const char *name = strstr(p, "[tool.eqlint") ? "/d/pyproject.toml" : "/d/eqlint.toml";
+    eql_config *cfg = NULL;
+    eql_config_error err;
+    eql_config_status st = eql_config_parse(name, p, strlen(p), &cfg, &err);
+    bool ok = st == EQL_CONFIG_OK || (st == EQL_CONFIG_INVALID &&
+                                      (strstr(err.message, "unknown rule code or prefix") ||
+                                       strstr(err.message, "unknown rule `")));
+    if (!ok) fprintf(stderr, "\n  example %d: %u:%u: %s\n%s\n", blocks, err.line, err.col,
+                     err.message, p);
+    CU_ASSERT_TRUE(ok);
+    eql_config_free(cfg);
+    *end = '`';
+    p = end + 3;
+    blocks++;
+  }
+  CU_ASSERT_TRUE(blocks >= 10);
+}
+
 int main(void) {
   /* Keep the user's git configuration (a global excludes file) out of the results. */
   setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
@@ -938,6 +985,7 @@ int main(void) {
       EQL_TEST(test_store_walk_exclude_force_and_src),
       EQL_TEST(test_store_walk_gitignore_switch),
       EQL_TEST(test_store_union_and_filter),
+      EQL_TEST(test_docs_cover_every_key),
   };
   return eql_cunit_run("config", tests, sizeof tests / sizeof *tests);
 }

@@ -104,6 +104,12 @@ void eql_config_ruleset(const eql_config *cfg, const eql_config_cli *cli, const 
  * before it enters it, so only explicitly given paths need that. */
 bool eql_config_excludes(const eql_config *cfg, const char *path, bool is_dir, bool ancestors);
 
+/* The keys a configuration may hold at its top level (NULL-terminated; static), and for a
+ * rule code the options its [rules.CODE] table may hold (NULL-terminated; static, empty for
+ * rules without options). For completion in editors and for the documentation test. */
+const char *const *eql_config_known_keys(void);
+const char *const *eql_config_rule_options(const char *code);
+
 /* True when `path` looks like a test file: test_*.py, *_test.py or conftest.py, or a file
  * below a directory named tests or test. (What EQX013's exclude-tests exempts.) */
 bool eql_config_is_test_path(const char *path);
@@ -173,5 +179,11 @@ int eql_config_store_filter(eql_config_store *s, const char *const *paths, size_
 long eql_config_store_walk(eql_config_store *s, const char *const *paths, size_t npaths,
                            eql_walk_files *check, eql_walk_files *index_only,
                            eql_walk_error_fn on_error, void *ud, eql_config_error *err);
+
+/* Only the second half of eql_config_store_walk: the `src` files of the configurations of
+ * `paths` (files to check, existing or not: a buffer piped with --stdin-filename), appended
+ * to `index_only` except `paths` themselves. 0; -1 out of memory; -2 configuration error. */
+long eql_config_store_src(eql_config_store *s, const char *const *paths, size_t npaths,
+                          eql_walk_files *index_only, eql_config_error *err);
 
 #endif
