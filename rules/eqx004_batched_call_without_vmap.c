@@ -10,8 +10,8 @@
  * two are needed is reported too.
  *
  * ## Why is this bad
- * Equinox layers have no batch dimension: "all layers act on a single example; use
- * `jax.vmap` to apply them to a batch". Given a batch, `eqx.nn.Conv2d` raises
+ * Equinox layers have no batch dimension: each acts on a single example, and batches are
+ * handled by `jax.vmap` (as every Equinox example does). Given a batch, `eqx.nn.Conv2d` raises
  * `ValueError: Input to Conv needs to have rank 3`, `eqx.nn.LayerNorm` fails its shape
  * check, and `eqx.nn.Linear`/`eqx.nn.MLP` compute `weight @ x` on the wrong axis: an error
  * when the sizes differ, silently wrong numbers when they happen to match.
@@ -37,13 +37,13 @@
  * ## Known limits
  * Reports only when both sides are known from the code: the layer from its constructor (or,
  * for fixed-rank layers such as `Conv2d` and `Embedding`, an annotation), a user Module only
- * when its `__call__` passes its input unchanged to such a layer in a top-level statement and
- * neither inspects the input's shape there nor vmaps anywhere; the argument's rank from
+ * when its `__call__` passes its input unchanged to such a layer in a top-level statement
+ * and neither inspects the input's shape there nor vmaps anywhere; the argument's rank from
  * literal shapes. Values from unknown functions, `jnp.stack`/`concatenate`, integer-array
  * indexing and attributes are unknown, and so is a model re-bound from what a training step
- * returns (`model, opt_state = step(model, ...)`). Inside a function that is vmapped, or whose callers are not all visible
- * (methods, functions passed to other functions), only values coming in through the
- * function's own parameters are judged.
+ * returns (`model, opt_state = step(model, ...)`). Inside a function that is vmapped, or
+ * whose callers are not all visible (methods, functions passed to other functions), only
+ * values coming in through the function's own parameters are judged.
  */
 #include <stdlib.h>
 #include <string.h>

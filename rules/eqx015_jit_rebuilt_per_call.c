@@ -8,8 +8,9 @@
  * ## Why is this bad
  * JAX caches compiled code per function object. A function created afresh on each iteration
  * or each step is a new object, so every call traces and compiles again: the "jitted" step
- * is slower than not jitting at all, and the compilation cache grows without bound. The JAX
- * docs: "avoid calling `jax.jit` on temporary functions defined inside loops".
+ * is slower than not jitting at all, and the compilation cache grows without bound. The
+ * JAX documentation warns against jitting temporary functions (lambdas, `partial`s) inside
+ * loops for this reason.
  *
  * ## Example
  * ```python
