@@ -1348,6 +1348,71 @@ static void test_non_python_and_bad_uris(void) {
   client_free(c);
 }
 
+/* The whole session in a regular file (always readable, so the server reads ahead as far
+ * as it may): a burst is still answered in order, the last version of a document is the
+ * one published last, and end of input after shutdown is status 0. */
+static void test_session_from_a_file(void) {
+  FILE *in = tmpfile(), *out = tmpfile(), *log = tmpfile();
+  const char *msgs[] = {
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"capabilities\":{}}}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}",
+      NULL, /* didOpen, built below */
+      "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didChange\",\"params\":{\"textDocument\":"
+      "{\"uri\":\"untitled:b\",\"version\":2},\"contentChanges\":[{\"text\":\"x = 1\\n\"}]}}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didChange\",\"params\":{\"textDocument\":"
+      "{\"uri\":\"untitled:b\",\"version\":3},\"contentChanges\":[{\"range\":{\"start\":"
+      "{\"line\":0,\"character\":4},\"end\":{\"line\":0,\"character\":5}},\"text\":\"2\"}]}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"textDocument/hover\",\"params\":{"
+      "\"textDocument\":{\"uri\":\"untitled:b\"},\"position\":{\"line\":0,\"character\":0}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"shutdown\"}",
+  };
+  json_t *open = json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:i, s:s}}}", "jsonrpc", "2.0",
+                           "method", "textDocument/didOpen", "params", "textDocument", "uri",
+                           "untitled:b", "languageId", "python", "version", 1, "text", SAMPLE);
+  char *open_text = json_dumps(open, JSON_COMPACT);
+  json_decref(open);
+  for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+    const char *m = msgs[i] ? msgs[i] : open_text;
+    fprintf(in, "Content-Length: %zu\r\n\r\n%s", strlen(m), m);
+  }
+  free(open_text);
+  fflush(in);
+  rewind(in);
+  eql_lsp_options opts = {.log = log};
+  CU_ASSERT_EQUAL(eql_lsp_serve(fileno(in), fileno(out), &opts), 0);
+  rewind(out);
+  eql_lsp_reader r;
+  eql_lsp_reader_init(&r, fileno(out), (size_t)1 << 30);
+  int ids[8], nids = 0;
+  json_int_t last_version = 0;
+  size_t last_count = 99;
+  for (;;) {
+    char *body, why[128];
+    size_t len;
+    if (eql_lsp_read(&r, &body, &len, why, sizeof why) != EQL_LSP_READ_MESSAGE) break;
+    json_t *m = json_loads(body, 0, NULL);
+    free(body);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    json_t *id = json_object_get(m, "id");
+    if (json_is_integer(id) && nids < 8) ids[nids++] = (int)json_integer_value(id);
+    if (match_publish(m, "untitled:b")) {
+      json_t *p = json_object_get(m, "params");
+      CU_ASSERT_TRUE(json_integer_value(json_object_get(p, "version")) >= last_version);
+      last_version = json_integer_value(json_object_get(p, "version"));
+      last_count = json_array_size(json_object_get(p, "diagnostics"));
+    }
+    json_decref(m);
+  }
+  eql_lsp_reader_free(&r);
+  CU_ASSERT_EQUAL(nids, 3);
+  CU_ASSERT_TRUE(nids == 3 && ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+  CU_ASSERT_EQUAL(last_version, 3);
+  CU_ASSERT_EQUAL(last_count, 0); /* "x = 2": nothing to report */
+  fclose(in);
+  fclose(out);
+  fclose(log);
+}
+
 /* ---- text.c helpers ---- */
 
 static void test_uri_to_path(void) {
@@ -1481,6 +1546,7 @@ int main(void) {
       EQL_TEST(test_thousand_rapid_changes),
       EQL_TEST(test_incremental_matches_fresh_parse),
       EQL_TEST(test_non_python_and_bad_uris),
+      EQL_TEST(test_session_from_a_file),
       EQL_TEST(test_uri_to_path),
       EQL_TEST(test_positions),
       EQL_TEST(test_text_replace),
