@@ -54,4 +54,10 @@ expect "exit without shutdown: status 1" $? 1
 expect "end of input without shutdown: status 1" $? 1
 grep -q "end of input before shutdown" "$dir/err" || { echo "FAIL: the log says why"; fail=1; }
 
+# the client went away (stdout closed): the server stops instead of spinning or dying on
+# SIGPIPE, and says so
+{ frame "$init"; frame "$shut"; frame "$exit_"; } | "$eqlint" server >&- 2>"$dir/err"
+expect "closed stdout: status 1" $? 1
+grep -q "cannot write to the client" "$dir/err" || { echo "FAIL: the log says why"; fail=1; }
+
 exit $fail
