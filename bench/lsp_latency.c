@@ -2,7 +2,10 @@
  * publishDiagnostics for that version, on a generated 5,000-line module, next to a full
  * re-check of the same file by the command line.
  *
- *   cc -O2 -o lsp_latency bench/lsp_latency.c && ./lsp_latency build/eqlint [EDITS]
+ *   cc -O2 -o lsp_latency bench/lsp_latency.c && ./lsp_latency build/eqlint [EDITS [FILES]]
+ *
+ * FILES (default 0) adds that many other modules (about 100 lines each) to the workspace
+ * folder, to see what the project index costs per keystroke in a larger project.
  *
  * The server runs as a child process on pipes, exactly as an editor starts it, so the
  * figure includes framing, JSON and the pipe round trip. Each edit waits for its own
@@ -199,22 +202,42 @@ int main(int argc, char **argv) {
   const char *eqlint = argv[1];
   int edits = argc > 2 ? atoi(argv[2]) : 200;
   if (edits < 1) edits = 1;
+  int extra = argc > 3 ? atoi(argv[3]) : 0;
   signal(SIGPIPE, SIG_IGN);
 
   size_t len;
   int edit_line = 0, nlines = 0;
   char *text = generate(&len, &edit_line, &nlines);
-  char path[] = "/tmp/eqlint-lsp-bench-XXXXXX.py";
-  int fd = mkstemps(path, 3);
-  if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+  char dir[] = "/tmp/eqlint-lsp-bench-XXXXXX", path[64];
+  if (!mkdtemp(dir)) {
+    perror("lsp_latency: temporary directory");
+    return 1;
+  }
+  snprintf(path, sizeof path, "%s/bench_module.py", dir);
+  FILE *f = fopen(path, "w");
+  if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
     perror("lsp_latency: temporary file");
     return 1;
   }
-  close(fd);
+  /* the other modules of the workspace: four blocks each, so ~100 lines */
+  for (int i = 0; i < extra; i++) {
+    char other[96];
+    snprintf(other, sizeof other, "%s/other_%04d.py", dir, i);
+    FILE *o = fopen(other, "w");
+    const char *block = strstr(text, "# block 0:");
+    const char *end = strstr(text, "# block 4:");
+    if (!o || !block || !end) return 1;
+    fputs("from typing import Callable\n\nimport equinox as eqx\nimport jax\n"
+          "import jax.numpy as jnp\nimport optax\n\noptim = optax.adam(1e-3)\n\n\n", o);
+    fwrite(block, 1, (size_t)(end - block), o);
+    fclose(o);
+  }
 
   server s = start(eqlint);
-  send_msg(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
-               "\"capabilities\":{},\"rootUri\":null}}");
+  char init[256];
+  snprintf(init, sizeof init, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+                              "\"params\":{\"capabilities\":{},\"rootUri\":\"file://%s\"}}", dir);
+  send_msg(&s, init);
   free(recv_msg(&s));
   send_msg(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"initialized\",\"params\":{}}");
   char *esc = json_escape(text, len);
@@ -290,7 +313,8 @@ int main(int argc, char **argv) {
   }
   qsort(lat, (size_t)edits, sizeof *lat, cmp_double);
   qsort(cli, RUNS, sizeof *cli, cmp_double);
-  printf("lsp_latency: %d-line module (%zu bytes), %d diagnostic(s)\n", nlines, len, ndiag);
+  printf("lsp_latency: %d-line module (%zu bytes), %d diagnostic(s), %d other workspace "
+         "file%s\n", nlines, len, ndiag, extra, extra == 1 ? "" : "s");
   printf("  didOpen -> publishDiagnostics:              %8.2f ms\n", open_ms);
   printf("  didChange (1 char) -> publishDiagnostics:   median %6.2f ms   p99 %6.2f ms   "
          "max %6.2f ms   (%d edits)\n",
@@ -298,6 +322,12 @@ int main(int argc, char **argv) {
   printf("  eqlint check (full re-check, new process):  median %6.2f ms   p99 %6.2f ms   "
          "(%d runs)\n", percentile(cli, RUNS, 50), percentile(cli, RUNS, 99), RUNS);
   unlink(path);
+  for (int i = 0; i < extra; i++) {
+    char other[96];
+    snprintf(other, sizeof other, "%s/other_%04d.py", dir, i);
+    unlink(other);
+  }
+  rmdir(dir);
   free(lat);
   free(msg);
   free(text);
