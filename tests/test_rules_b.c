@@ -45,6 +45,55 @@ static int lines_of(const eql_diag_list *l, const char *code, int *lines, int ma
 #define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport numpy as np\n" \
              "from typing import Callable\n"
 
+/* ------------------------------------------------------------------ EQX005 */
+
+static void test_eqx005_message_and_span(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    mask: jax.Array = eqx.field(static=True)\n"
+                        "    dtype: object = eqx.field(static=True, default=jnp.float32)\n"
+                        "    shape: tuple = eqx.field(static=True)\n"
+                        "    buf: object = eqx.field(static=True)\n"
+                        "    def __init__(self, n):\n"
+                        "        self.w = jnp.zeros(n)\n"
+                        "        self.mask = jnp.ones(n)\n"
+                        "        self.shape = (n,)\n"
+                        "        self.buf = np.zeros(n)\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX005", lines, 4), 2);
+  CU_ASSERT_EQUAL(lines[0], 8);
+  CU_ASSERT_EQUAL(lines[1], 11);
+  const eql_diag *d = first(&l, "EQX005");
+  CU_ASSERT_EQUAL(d->span.col, 5);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "field `mask` of `M` is marked static"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "A JAX array is being set as static!"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "jax.lax.stop_gradient"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(l.items[1].message, "np.zeros(n)"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx005_annotations(void) {
+  eql_diag_list l = run(HEAD
+                        "from jaxtyping import Float, Array, PyTree\n"
+                        "from jax.typing import ArrayLike\n"
+                        "class M(eqx.Module):\n"
+                        "    a: Float[Array, 'n'] = eqx.field(static=True)\n"
+                        "    b: Float[ArrayLike, ''] = eqx.field(static=True)\n"
+                        "    c: PyTree = eqx.field(static=True)\n"
+                        "    d: eqx.nn.Linear = eqx.field(static=True)\n"
+                        "    e: eqx.nn.Lambda = eqx.field(static=True)\n"
+                        "    f: np.ndarray | None = eqx.static_field(default=None)\n"
+                        "    g: jnp.dtype = eqx.field(static=True)\n"
+                        "    h: jax.Array\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX005", lines, 4), 3);
+  CU_ASSERT_EQUAL(lines[0], 9);
+  CU_ASSERT_EQUAL(lines[1], 12);
+  CU_ASSERT_EQUAL(lines[2], 14);
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX008 */
 
 static void test_eqx008_message_and_span(void) {
@@ -218,6 +267,8 @@ static void test_eqx011_inheritance(void) {
 
 int main(void) {
   static const eql_test tests[] = {
+    EQL_TEST(test_eqx005_message_and_span),
+    EQL_TEST(test_eqx005_annotations),
     EQL_TEST(test_eqx008_message_and_span),
     EQL_TEST(test_eqx008_negatives),
     EQL_TEST(test_eqx010_message_and_span),
