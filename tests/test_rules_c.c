@@ -116,12 +116,77 @@ static void test_eqx014_aliases(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------------------ EQX017 */
+
+static void test_eqx017_span_on_keyword(void) {
+  eql_diag_list l = run(HEAD
+                        "def loss(x, model):\n"
+                        "    return model(x).sum()\n"
+                        "g = eqx.filter_grad(loss, argnums=1)\n"
+                        "@eqx.filter_jit(static_argnums=(1,))\n"
+                        "def f(x, n):\n"
+                        "    return x * n\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX017"), 2);
+  const eql_diag *d = nth(&l, "EQX017", 0);
+  CU_ASSERT_EQUAL(d->span.line, 7);
+  CU_ASSERT_EQUAL(d->span.col, 27); /* at `argnums=1` */
+  CU_ASSERT_EQUAL(d->span.end_col, 36);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`argnums` should not be passed"));
+  CU_ASSERT_PTR_NOT_NULL(d->help && strstr(d->help, "first argument"));
+  const eql_diag *e = nth(&l, "EQX017", 1);
+  CU_ASSERT_EQUAL(e->span.line, 8);
+  CU_ASSERT_PTR_NOT_NULL(strstr(e->message, "`jitkwargs` cannot contain"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(e->message, "static_argnums=(1,)"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx017_partial_and_each_keyword(void) {
+  eql_diag_list l = run("import functools\n"
+                        "from equinox import filter_jit as fj, filter_value_and_grad\n"
+                        "step = functools.partial(fj, static_argnames=('mode',), donate_argnums=0)\n"
+                        "vg = filter_value_and_grad(lambda m, x: x, has_aux=False, argnums=(0, 1))\n"
+                        "w = fj(lambda x: x, static_argnums=0, static_argnames='x', donate='all')\n");
+  int lines[8];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX017", lines, 8), 5);
+  CU_ASSERT_EQUAL(lines[0], 3);
+  CU_ASSERT_EQUAL(lines[1], 3);
+  CU_ASSERT_EQUAL(lines[2], 4);
+  CU_ASSERT_EQUAL(lines[3], 5);
+  CU_ASSERT_EQUAL(lines[4], 5);
+  const eql_diag *d = nth(&l, "EQX017", 1);
+  CU_ASSERT_PTR_NOT_NULL(d && d->help && strstr(d->help, "donate="));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx017_negatives(void) {
+  eql_diag_list l = run(HEAD
+                        "import functools\n"
+                        "def loss(p, x):\n"
+                        "    return (p * x).sum()\n"
+                        "a = jax.jit(loss, static_argnums=1, donate_argnums=0)\n"
+                        "b = jax.grad(loss, argnums=1)\n"
+                        "c = functools.partial(jax.jit, static_argnames=('x',))\n"
+                        "d = eqx.filter_jit(loss, donate='all')\n"
+                        "e = eqx.filter_grad(loss, has_aux=False, argnums=None)\n"
+                        "f = eqx.filter_vmap(loss, in_axes=(None, 0))\n"
+                        "opts = dict(static_argnums=1)\n"
+                        "g = eqx.filter_jit(loss, **opts)\n"
+                        "def filter_jit(fn, static_argnums=()):\n"
+                        "    return jax.jit(fn, static_argnums=static_argnums)\n"
+                        "h = filter_jit(loss, static_argnums=1)\n");
+  CU_ASSERT_EQUAL(count(&l, "EQX017"), 0);
+  eql_diag_list_free(&l);
+}
+
 int main(void) {
   static const eql_test tests[] = {
     EQL_TEST(test_eqx014_message_span_help),
     EQL_TEST(test_eqx014_partition_related_and_inexact),
     EQL_TEST(test_eqx014_negatives),
     EQL_TEST(test_eqx014_aliases),
+    EQL_TEST(test_eqx017_span_on_keyword),
+    EQL_TEST(test_eqx017_partial_and_each_keyword),
+    EQL_TEST(test_eqx017_negatives),
   };
   return eql_cunit_run("rules_c", tests, sizeof tests / sizeof *tests);
 }
