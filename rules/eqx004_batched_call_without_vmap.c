@@ -40,8 +40,9 @@
  * when its `__call__` passes its input unchanged to such a layer in a top-level statement
  * and neither inspects the input's shape there nor vmaps anywhere; the argument's rank from
  * literal shapes. Values from unknown functions, `jnp.stack`/`concatenate`, integer-array
- * indexing and attributes are unknown, and so is a model re-bound from what a training step
- * returns (`model, opt_state = step(model, ...)`). Inside a function that is vmapped, or
+ * indexing and attributes are unknown. Values returned by local functions are followed
+ * through their `return` statements (all must agree), undecorated or jitted ones only.
+ * Inside a function that is vmapped, or
  * whose callers are not all visible (methods, functions passed to other functions), only
  * values coming in through the function's own parameters are judged.
  */
@@ -503,6 +504,56 @@ static const eql_expr *site_arg(const site *s, unsigned i, const char *pname, in
   return NULL;
 }
 
+/* ------------------------------------------------------------------ returns of local functions */
+
+#define MAX_RETURNS 8
+
+static void collect_returns(const eql_block *b, const eql_expr **out, int *n, int *bad, int depth) {
+  for (unsigned i = 0; i < b->n && !*bad && depth < 20; i++) {
+    const eql_stmt *s = b->items[i];
+    if (s->kind == EQL_S_DEF || s->kind == EQL_S_CLASS) continue;
+    if (s->kind == EQL_S_RETURN) {
+      if (!s->value || *n >= MAX_RETURNS) *bad = 1;
+      else out[(*n)++] = s->value;
+    }
+    collect_returns(&s->body, out, n, bad, depth + 1);
+    collect_returns(&s->orelse, out, n, bad, depth + 1);
+    collect_returns(&s->finalbody, out, n, bad, depth + 1);
+    for (unsigned h = 0; h < s->nhandlers; h++) collect_returns(&s->handlers[h], out, n, bad, depth + 1);
+  }
+}
+
+/* What a call of a local function returns at tuple position `idx` of `nunpack` (idx -1:
+ * the whole value), one expression per `return`; 0 when not known. Only plain functions of
+ * this file, undecorated or jitted (a vmap decorator would change the ranks). */
+static int returned_exprs(state *st, const eql_expr *call, int idx, int nunpack, const eql_expr **out) {
+  if (!call || call->kind != EQL_E_CALL || !call->a || call->a->kind != EQL_E_NAME) return 0;
+  const eql_binding *b = eql_facts_lookup(st->f, call->a->name, call->a->scope, call->a->start);
+  if (!b || b->kind != EQL_B_DEF || !b->func) return 0;
+  const eql_func *fn = b->func;
+  if (fn->cls || fn->is_lambda || fn->is_async) return 0;
+  for (unsigned i = 0; i < fn->ndecorators; i++) {
+    const eql_expr *d = fn->decorators[i];
+    if (!is_passthrough_canon(canon_of(st, d)) || strstr(canon_of(st, d), "grad")) return 0;
+  }
+  const eql_expr *rets[MAX_RETURNS];
+  int n = 0, bad = 0;
+  collect_returns(&fn->body, rets, &n, &bad, 0);
+  if (bad || !n) return 0;
+  for (int i = 0; i < n; i++) {
+    const eql_expr *r = rets[i];
+    if (idx < 0) {
+      out[i] = r;
+      continue;
+    }
+    if ((r->kind != EQL_E_TUPLE && r->kind != EQL_E_LIST) || r->nargs != (unsigned)nunpack ||
+        r->args[idx].star)
+      return 0;
+    out[i] = r->args[idx].value;
+  }
+  return n;
+}
+
 /* ------------------------------------------------------------------ ranks */
 
 static rank rank_of(state *st, const eql_expr *e, int depth);
@@ -674,6 +725,19 @@ static rank rank_of_call(state *st, const eql_expr *e, int depth) {
 
 static rank param_rank(state *st, const eql_binding *b, int depth);
 
+/* The rank every `return` of a local function agrees on (at a tuple position). */
+static rank rank_of_returns(state *st, const eql_expr *call, int idx, int nunpack, int depth) {
+  const eql_expr *rets[MAX_RETURNS];
+  int n = returned_exprs(st, call, idx, nunpack, rets);
+  rank out = UNKNOWN;
+  for (int i = 0; i < n; i++) {
+    rank r = rank_of(st, rets[i], depth + 1);
+    if (r.r < 0 || (i && r.r != out.r)) return UNKNOWN;
+    out = r;
+  }
+  return out;
+}
+
 static rank rank_of(state *st, const eql_expr *e, int depth) {
   if (!e || depth > MAX_DEPTH || ++st->steps > MAX_STEPS) return UNKNOWN;
   switch (e->kind) {
@@ -687,7 +751,7 @@ static rank rank_of(state *st, const eql_expr *e, int depth) {
           if ((b->value->kind == EQL_E_TUPLE || b->value->kind == EQL_E_LIST) &&
               b->value->nargs == (unsigned)b->nunpack && !b->value->args[b->unpack].star)
             return rank_of(st, b->value->args[b->unpack].value, depth + 1);
-          return UNKNOWN;
+          return rank_of_returns(st, b->value, b->unpack, b->nunpack, depth);
         case EQL_B_FOR: {
           if (b->unpack >= 0 || !b->value) return UNKNOWN;
           rank r = rank_of(st, b->value, depth + 1);
@@ -699,8 +763,10 @@ static rank rank_of(state *st, const eql_expr *e, int depth) {
           return UNKNOWN;
       }
     }
-    case EQL_E_CALL:
-      return rank_of_call(st, e, depth);
+    case EQL_E_CALL: {
+      rank r = rank_of_call(st, e, depth);
+      return r.r >= 0 ? r : rank_of_returns(st, e, -1, 0, depth);
+    }
     case EQL_E_INT:
     case EQL_E_FLOAT:
       return make(0, e);
@@ -1008,12 +1074,43 @@ static expected module_expected(state *st, const eql_facts *f, const eql_value *
 
 /* What the callee expression expects: a known Module, or a parameter every caller passes
  * one to. */
+static expected callee_expected(state *st, const eql_expr *cal, int depth);
+
+/* What every `return` of a local function agrees on expecting (at a tuple position). */
+static expected expected_of_returns(state *st, const eql_expr *call, int idx, int nunpack, int depth) {
+  const eql_expr *rets[MAX_RETURNS];
+  int n = returned_exprs(st, call, idx, nunpack, rets);
+  expected out = no_expect();
+  for (int i = 0; i < n; i++) {
+    expected e = callee_expected(st, rets[i], depth + 1);
+    if (e.r < 0 || (i && e.r != out.r)) return no_expect();
+    out = e;
+  }
+  return out;
+}
+
 static expected callee_expected(state *st, const eql_expr *cal, int depth) {
-  if (!cal || depth > MAX_DEPTH) return no_expect();
+  if (!cal || depth > MAX_DEPTH || ++st->steps > MAX_STEPS) return no_expect();
   eql_value v = eql_eval_expr(&st->ev, cal);
   if (v.kind == EQL_V_MODULE) return module_expected(st, st->f, &v, depth);
+  if (cal->kind == EQL_E_CALL) {
+    /* trees in, trees out: the model an update or a surgery returns */
+    const char *c = canon_of(st, cal->a);
+    if (c && (!strcmp(c, "equinox.apply_updates") || !strcmp(c, "optax.apply_updates") ||
+              !strcmp(c, "equinox.nn.inference_mode") || !strcmp(c, "equinox.tree_inference")))
+      return callee_expected(st, eql_call_arg(cal, 0, NULL), depth + 1);
+    if (c && !strcmp(c, "equinox.tree_at")) return callee_expected(st, eql_call_arg(cal, 1, "pytree"), depth + 1);
+    return c ? no_expect() : expected_of_returns(st, cal, -1, 0, depth);
+  }
   if (cal->kind != EQL_E_NAME) return no_expect();
   const eql_binding *b = eql_facts_lookup(st->f, cal->name, cal->scope, cal->start);
+  if (b && b->kind == EQL_B_ASSIGN && b->value) {
+    if (b->unpack < 0) return callee_expected(st, b->value, depth + 1);
+    if ((b->value->kind == EQL_E_TUPLE || b->value->kind == EQL_E_LIST) &&
+        b->value->nargs == (unsigned)b->nunpack && !b->value->args[b->unpack].star)
+      return callee_expected(st, b->value->args[b->unpack].value, depth + 1);
+    return expected_of_returns(st, b->value, b->unpack, b->nunpack, depth);
+  }
   if (!b || b->kind != EQL_B_PARAM || !b->param || !b->scope || b->param->annotation) return no_expect();
   sites s;
   function_sites(st, b->scope, &s);

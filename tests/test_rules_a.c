@@ -108,6 +108,29 @@ static void test_eqx004_user_module(void) {
   eql_diag_list_free(&l);
 }
 
+static void test_eqx004_through_returns(void) {
+  eql_diag_list l = run(HEAD
+                        "def data(key):\n"
+                        "    return jax.random.normal(key, (32, 4)), jnp.zeros((32,))\n"
+                        "def step(m, x):\n"
+                        "    m = eqx.apply_updates(m, x)\n"
+                        "    return m, 0.0\n"
+                        "def shapes(key):\n"
+                        "    if key is None:\n"
+                        "        return jnp.zeros((4,))\n"
+                        "    return jnp.zeros((2, 4))\n"           /* returns disagree */
+                        "x, y = data(jax.random.PRNGKey(0))\n"
+                        "m = eqx.nn.Linear(4, 1, key=jax.random.PRNGKey(1))\n"
+                        "for _ in range(3):\n"
+                        "    m, _ = step(m, x)\n"
+                        "a = m(x)\n"                               /* reported */
+                        "b = m(x[0])\n"
+                        "c = m(shapes(None))\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX004"), 1);
+  CU_ASSERT_EQUAL(first(&l, "EQX004")->span.line, 19);
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX007 */
 
 static void test_eqx007_carry_message_and_span(void) {
@@ -303,6 +326,7 @@ int main(void) {
     EQL_TEST(test_eqx004_message_span_and_help),
     EQL_TEST(test_eqx004_vmap_depth_and_sites),
     EQL_TEST(test_eqx004_user_module),
+    EQL_TEST(test_eqx004_through_returns),
     EQL_TEST(test_eqx007_carry_message_and_span),
     EQL_TEST(test_eqx007_bodies),
     EQL_TEST(test_eqx007_negatives),
