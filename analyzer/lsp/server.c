@@ -35,11 +35,6 @@
 #include "eqlint/walk.h"
 #include "lsp_internal.h"
 
-#ifdef EQL_EMIT_RULE_URL_BASE
-#define EQL_LSP_RULE_URL_BASE EQL_EMIT_RULE_URL_BASE
-#else
-#define EQL_LSP_RULE_URL_BASE "https://eqlint.dev/rules/"
-#endif
 
 #define READ_AHEAD 256
 /* A workspace folder that is really a home directory must not take the editor down: past
@@ -254,7 +249,7 @@ static int lsp_severity(eql_severity sev) {
 static json_t *lsp_diagnostic(server *s, const doc *d, const eql_source *src, const eql_diag *g) {
   const eql_rule_info *ri = &eql_rules[g->rule];
   char href[128];
-  snprintf(href, sizeof href, "%s%s", EQL_LSP_RULE_URL_BASE, ri->code);
+  snprintf(href, sizeof href, "%s%s", EQL_EMIT_RULE_URL_BASE, ri->code);
   json_t *o = json_pack("{s:o, s:i, s:s, s:{s:s}, s:s, s:o}", "range",
                         lsp_range(s, src, g->span.start, g->span.end), "severity",
                         lsp_severity(ri->severity), "code", ri->code, "codeDescription", "href",
