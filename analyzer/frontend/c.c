@@ -1159,8 +1159,8 @@ static eql_expr *lower_call(cconv *c, CXCursor call) {
     switch (lw->how) {
       case LW_CTOR:
       case LW_RETURNS:
+        if (!lw->canon) return new_expr(c, EQL_E_NONE, s, e); /* eqx_none() */
         x = lowered_call(c, callee_name(c, call, lw->canon), call, conv, n, lw->args, -1);
-        if (lw->how == LW_RETURNS && !lw->canon && x) x->kind = EQL_E_NONE; /* eqx_none() */
         if (lw->how == LW_CTOR && n) out_param(c, clang_Cursor_getArgument(call, n - 1), x, -1, 0);
         return x;
       case LW_METHOD: {
