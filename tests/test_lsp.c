@@ -1106,6 +1106,16 @@ static void test_bad_json(void) {
   r = wait_for(c, match_null_id_error, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
   CU_ASSERT_EQUAL(error_code(r), -32700);
+  /* nesting deep enough to overflow a recursive parser's stack: refused, not followed */
+  size_t depth = 200000;
+  char *deep = malloc(depth + 1);
+  memset(deep, '[', depth);
+  deep[depth] = 0;
+  send_json(c, "%s", deep);
+  free(deep);
+  r = wait_for(c, match_null_id_error, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(error_code(r), -32700);
   initialize(c, NULL); /* and the session goes on */
   shutdown_exit(c, 2);
   client_free(c);
