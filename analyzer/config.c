@@ -1323,6 +1323,12 @@ static eql_config_status parse_at(const char *path, const char *root, const char
   cfg->force_exclude = -1;
   cfg->path = eql_arena_strdup(arena, path);
   cfg->root = eql_arena_strdup(arena, root);
+  /* A UTF-8 byte-order mark (Windows editors write one) is not part of the document, and
+   * columns on the first line must not count it. */
+  if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
   tparse tp = {path, text, len, arena, err, 0};
   if (!cfg->path || !cfg->root) pnomem(&tp);
   tval *doc = tp.status ? NULL : toml_parse(&tp);

@@ -356,6 +356,11 @@ static const error_case error_cases[] = {
      "table [a.b] was already defined by dotted keys on line 2"},
     {"eqlint.toml", "a = 1\n[a.b]\n", 2, 2, "`a` is already defined as an integer on line 1"},
     {"eqlint.toml", "[[a]]\n[a]\n", 2, 2, "[a] is already an array of tables (line 1)"},
+    /* Windows files: CRLF line ends, and a byte-order mark that columns do not count */
+    {"eqlint.toml", "src = []\r\nselct = 2\r\n", 2, 1,
+     "unknown key `selct` (did you mean `select`?)"},
+    {"eqlint.toml", "\xef\xbb\xbfselect = \"x\"\r\n", 1, 10,
+     "`select` must be an array of strings, not a string"},
 };
 
 static void test_errors_with_positions(void) {
@@ -803,6 +808,19 @@ static void test_store_walk_exclude_force_and_src(void) {
   CU_ASSERT_EQUAL(extra.n, 1);
   if (extra.n == 1) CU_ASSERT_STRING_EQUAL(extra.paths[0], "lib/model.py");
   eql_walk_files_free(&check);
+  eql_walk_files_free(&extra);
+
+  /* Only the src half, as for a buffer piped in under a name that need not exist. */
+  const char *piped[] = {"pkg/new_file.py"};
+  eql_walk_files_init(&extra);
+  CU_ASSERT_EQUAL(eql_config_store_src(s, piped, 1, &extra, &err), 0);
+  CU_ASSERT_EQUAL(extra.n, 0); /* pkg/ has its own config, without src */
+  const char *piped_top[] = {"new_file.py", "lib/model.py"};
+  CU_ASSERT_EQUAL(eql_config_store_src(s, piped_top, 2, &extra, &err), 0);
+  CU_ASSERT_EQUAL(extra.n, 0); /* lib/model.py is one of the files asked for */
+  CU_ASSERT_EQUAL(eql_config_store_src(s, piped_top, 1, &extra, &err), 0);
+  CU_ASSERT_EQUAL(extra.n, 1);
+  CU_ASSERT_TRUE(has(&extra, "lib/model.py"));
   eql_walk_files_free(&extra);
   eql_config_store_free(s);
 

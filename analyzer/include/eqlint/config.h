@@ -135,7 +135,8 @@ typedef struct eql_config_options {
                             * the store) */
 } eql_config_options;
 
-/* Makes a store. Relative paths given to it later are taken relative to the working
+/* A store is not safe for concurrent use: one thread at a time (it fills its cache as it
+ * answers). Makes a store. Relative paths given to it later are taken relative to the working
  * directory of this moment. With config_path, loads that file now: a missing file or a pyproject.toml
  * without [tool.eqlint] is an error then. Checks the command-line selectors. On
  * EQL_CONFIG_OK *out is the new store (free with eql_config_store_free). */
