@@ -1349,12 +1349,17 @@ static void test_non_python_and_bad_uris(void) {
                           "textDocument/didOpen", "params", "textDocument", "uri",
                           "file://otherhost/x.py", "languageId", "python", "version", 1, "text",
                           SAMPLE));
+  send_value(c, json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:i, s:s}}}", "jsonrpc", "2.0", "method",
+                          "textDocument/didOpen", "params", "textDocument", "uri",
+                          "vscode-notebook-cell:/t.ipynb#W0", "languageId", "python",
+                          "version", 1, "text", "%pip install optax\n"));
   /* an unsaved buffer is checked in memory */
   open_doc(c, "untitled:Untitled-1", SAMPLE);
   CU_ASSERT_EQUAL(json_array_size(wait_diags(c, "untitled:Untitled-1")), 1);
   shutdown_exit(c, 2);
   CU_ASSERT_PTR_NULL(wait_for(c, match_publish, "file:///tmp/notes.md"));
   CU_ASSERT_PTR_NULL(wait_for(c, match_publish, "file://otherhost/x.py"));
+  CU_ASSERT_PTR_NULL(wait_for(c, match_publish, "vscode-notebook-cell:/t.ipynb#W0"));
   client_free(c);
 }
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "eqlint/check.h"
@@ -939,7 +940,11 @@ static void did_open(server *s, json_t *params) {
     logf_(s, "didOpen: cannot use URI %s: ignored", uri);
     return;
   }
-  if (!is_python_doc(jget_str(td, "languageId"), path)) {
+  /* Only files and unsaved buffers: a notebook cell (vscode-notebook-cell:) alone is not a
+   * module — its magics are syntax errors and its names come from other cells. */
+  bool scheme_ok = !strncasecmp(uri, "file:", 5) || !strncasecmp(uri, "untitled:", 9);
+  if (!scheme_ok || !is_python_doc(jget_str(td, "languageId"), path)) {
+    if (s->verbose) logf_(s, "didOpen: %s is not a Python file or buffer: ignored", uri);
     free(path);
     return;
   }
