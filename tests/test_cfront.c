@@ -301,6 +301,29 @@ static void test_statement_structure(void) {
   CU_ASSERT_TRUE(iff->orelse.n > 0);
   CU_ASSERT_PTR_EQUAL(iff->orelse.items[0]->parent, iff);
   done(&q);
+  /* switch: one IF per case group, chained through orelse */
+  parsed r = parse_text("t_switch.c",
+                        "int f(int k) {\n"
+                        "  int x = 0;\n"
+                        "  switch (k) {\n"
+                        "  case 0: x = 1; break;\n"
+                        "  case 1: case 2: x = 2; x++; break;\n"
+                        "  default: x = 3;\n"
+                        "  }\n"
+                        "  return x;\n"
+                        "}\n");
+  const eql_func *sf = r.f->funcs.items[0];
+  const eql_stmt *sw = first_of_kind(&sf->body, EQL_S_IF);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(sw);
+  CU_ASSERT_EQUAL(sw->body.n, 2); /* x = 1; break */
+  CU_ASSERT_EQUAL_FATAL(sw->orelse.n, 1);
+  const eql_stmt *arm2 = sw->orelse.items[0];
+  CU_ASSERT_EQUAL(arm2->kind, EQL_S_IF);
+  CU_ASSERT_PTR_EQUAL(arm2->parent, sw);
+  CU_ASSERT_EQUAL(arm2->body.n, 3);
+  CU_ASSERT_EQUAL_FATAL(arm2->orelse.n, 1);
+  CU_ASSERT_EQUAL(arm2->orelse.items[0]->body.n, 1); /* default: x = 3 */
+  done(&r);
 }
 
 /* Comments for suppressions; the first compiler error as EQX999 with clang's message. */

@@ -1569,14 +1569,34 @@ static void cstmt(cconv *c, CXCursor cur, eql_block *out) {
       break;
     }
     case CXCursor_SwitchStmt: {
-      st = new_stmt(c, EQL_S_OTHER, s, e);
+      /* the arms are exclusive (as if/elif/else): one IF per `case` group, each next group in
+       * the previous one's orelse. Fall-through is not modelled. */
+      st = new_stmt(c, EQL_S_IF, s, e);
       if (!st || ch.n < 2) break;
       eql_stmt *saved = c->stmt;
       c->stmt = st;
       c->bind_pos = e;
       st->value = cexpr(c, ch.v[0]);
       c->stmt = saved;
-      body_into(c, st, ch.v[ch.n - 1], &st->body);
+      kids arms = children(c, ch.v[ch.n - 1]);
+      eql_stmt *arm = st;
+      int started = 0;
+      for (unsigned i = 0; i < arms.n; i++) {
+        enum CXCursorKind ak = clang_getCursorKind(arms.v[i]);
+        if ((ak == CXCursor_CaseStmt || ak == CXCursor_DefaultStmt) && started) {
+          uint32_t as, ae;
+          range_of(c, arms.v[i], &as, &ae);
+          eql_stmt *saved_parent = c->parent;
+          c->parent = arm;
+          eql_stmt *next = new_stmt(c, EQL_S_IF, as, e);
+          c->parent = saved_parent;
+          if (!next) break;
+          block_push(c, &arm->orelse, next);
+          arm = next;
+        }
+        started = 1;
+        body_into(c, arm, arms.v[i], &arm->body);
+      }
       break;
     }
     case CXCursor_CaseStmt:
