@@ -1011,7 +1011,16 @@ static expected user_expected(state *st, const eql_classref *c, int depth) {
   expected result = no_expect();
   const eql_facts *in = NULL;
   const eql_func *m = eql_index_method(st->ctx->index, c, "__call__", &in);
-  while (m && in && m->nparams >= 2 && depth <= MAX_DEPTH) {
+  while (m && in && m->cls && m->nparams >= 2 && depth <= MAX_DEPTH) {
+    /* an inherited __call__: judged on the class that defines it, unless the subclass
+     * declares or builds fields of its own */
+    if (m->cls != c->cls) {
+      int own = c->cls->nfields > 0;
+      for (unsigned i = 0; i < c->cls->nmethods; i++)
+        if (!strcmp(c->cls->methods[i]->name, "__init__") || !strcmp(c->cls->methods[i]->name, "__post_init__"))
+          own = 1;
+      if (own) break;
+    }
     const eql_param *p = &m->params[1];
     if (p->kind != EQL_P_PLAIN && p->kind != EQL_P_POSONLY) break;
     if (!p->name || !m->params[0].name) break;
@@ -1051,7 +1060,7 @@ static expected user_expected(state *st, const eql_classref *c, int depth) {
       if (b && b->kind == EQL_B_PARAM && b->param == p) use = call;
     }
     if (!use) break;
-    expected e = field_expected(st, in, c->cls, use->a->name, depth + 1);
+    expected e = field_expected(st, in, m->cls, use->a->name, depth + 1);
     if (e.r < 0) break;
     result = expect(e.r, eql_arena_printf(st->ctx->scratch, "a `%s` (its `__call__` passes `%s` to `%s.%s`, %s)",
                                           c->cls->name, p->name, m->params[0].name, use->a->name, e.what));
