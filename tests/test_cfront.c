@@ -2,7 +2,7 @@
  * eqx_module_type tables and from runtime/include/eqx_layers.def, statement structure,
  * comments, compiler errors, and where compiler flags come from (-I, -D, -p). The rules'
  * behaviour on C is covered by fixtures/c; here the facts themselves are checked, including
- * the ones EQX005 and EQX013 will read (fixtures/c-pending holds their cases).
+ * the ones EQX005 and EQX013 read (fixtures/c-pending holds EQX013's cases until its rule lands).
  *
  * Runs from the source directory (ctest sets it), so <eqx.h> is found upward. */
 #include <stdio.h>
@@ -204,7 +204,7 @@ static void test_layer_table(void) {
 /* eqx_module_type + eqx_field tables: a class with the fields, their static flags, and one
  * `self.<field> = <child>` per construction site in a synthetic __init__ (what EQX005 reads). */
 static void test_module_type_class(void) {
-  parsed p = parse_file("fixtures/c-pending/eqx005_pos_static_buffer.c");
+  parsed p = parse_file("fixtures/c/eqx005_pos_static_buffer.c");
   CU_ASSERT_FALSE(p.f->has_error);
   const eql_class *cls = class_named(p.f, "Normalizer");
   CU_ASSERT_PTR_NOT_NULL_FATAL(cls);

@@ -938,24 +938,46 @@ static void module_type_decl(cconv *c, CXCursor var, const eql_expr *use) {
   CXCursor finit = var_init(c, fields);
   if (clang_Cursor_isNull(finit) || clang_getCursorKind(finit) != CXCursor_InitListExpr) return;
   kids fl = children(c, finit);
-  for (unsigned i = 0; i < fl.n; i++) {
-    if (clang_getCursorKind(fl.v[i]) != CXCursor_InitListExpr) continue;
-    kids parts = children(c, fl.v[i]);
-    const char *name = NULL;
+  /* entries in index order: `[UM_W] = {"weight", false}` designates its slot */
+  typedef struct entry {
+    const char *name;
+    bool is_static, set;
+    uint32_t s, e;
+  } entry;
+  entry *slots = fl.n ? alloc(c, fl.n * sizeof *slots) : NULL;
+  unsigned next = 0, nslots = 0;
+  for (unsigned i = 0; i < fl.n && slots; i++) {
+    CXCursor el = fl.v[i];
+    long long at = next;
+    if (clang_getCursorKind(el) == CXCursor_UnexposedExpr) { /* designated */
+      kids d = children(c, el);
+      if (d.n < 2 || clang_getCursorKind(d.v[d.n - 1]) != CXCursor_InitListExpr) continue;
+      if (!const_int(c, d.v[0], &at) || at < 0 || at >= (long long)fl.n) continue;
+      el = d.v[d.n - 1];
+    }
+    if (clang_getCursorKind(el) != CXCursor_InitListExpr) continue;
+    kids parts = children(c, el);
+    entry *en = &slots[at];
     long long is_static = 0;
+    en->name = NULL;
     for (unsigned k = 0; k < parts.n; k++) {
       const char *sv = string_lit(c, parts.v[k]);
-      if (sv && !name) name = sv;
+      if (sv && !en->name) en->name = sv;
       else if (!sv) const_int(c, parts.v[k], &is_static);
     }
-    uint32_t fs, fe;
-    range_of(c, fl.v[i], &fs, &fe);
+    en->is_static = is_static != 0;
+    en->set = true;
+    range_of(c, fl.v[i], &en->s, &en->e);
     if (use) {
-      fs = use->start;
-      fe = use->end;
+      en->s = use->start;
+      en->e = use->end;
     }
-    add_field(c, m, name ? name : "?", is_static != 0, fs, fe);
+    next = (unsigned)at + 1;
+    if (next > nslots) nslots = next;
   }
+  for (unsigned i = 0; i < nslots; i++)
+    add_field(c, m, slots[i].set && slots[i].name ? slots[i].name : "?", slots[i].is_static,
+              slots[i].s, slots[i].e);
 }
 
 /* ------------------------------------------------------------------ calls */
