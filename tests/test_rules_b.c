@@ -94,6 +94,51 @@ static void test_eqx005_annotations(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------ EQX006 */
+
+static void test_eqx006_message_span_related(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    w: jax.Array\n"
+                        "    b: jax.Array\n"
+                        "    def __init__(self, w):\n"
+                        "        frozen = jax.lax.stop_gradient(w)\n"
+                        "        self.w = frozen\n"
+                        "        self.b = jnp.zeros(3)\n"
+                        "    def __call__(self, x):\n"
+                        "        return jax.lax.stop_gradient(self.w) @ x + self.b\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX006"), 1);
+  const eql_diag *d = first(&l, "EQX006");
+  CU_ASSERT_EQUAL(d->span.line, 11);
+  CU_ASSERT_EQUAL(d->span.col, 9);
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 10);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "field `w`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "does nothing"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "jax.lax.stop_gradient(self.w)"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx006_edges(void) {
+  eql_diag_list l = run(HEAD
+                        "from jax import lax\n"
+                        "class M(eqx.Module):\n"
+                        "    a: jax.Array\n"
+                        "    f: Callable\n"
+                        "    c: jax.Array = eqx.field(init=False)\n"
+                        "    def __post_init__(self):\n"
+                        "        self.f = lambda x: lax.stop_gradient(x)\n"  /* later: fine */
+                        "        self.c = lax.stop_gradient(self.a) * 2\n"  /* reported */
+                        "class P:\n"
+                        "    def __init__(self, w):\n"
+                        "        self.w = lax.stop_gradient(w)\n");        /* not a Module */
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX006", lines, 4), 1);
+  CU_ASSERT_EQUAL(lines[0], 13);
+  CU_ASSERT_FALSE(first(&l, "EQX006")->has_related);
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX008 */
 
 static void test_eqx008_message_and_span(void) {
@@ -269,6 +314,8 @@ int main(void) {
   static const eql_test tests[] = {
     EQL_TEST(test_eqx005_message_and_span),
     EQL_TEST(test_eqx005_annotations),
+    EQL_TEST(test_eqx006_message_span_related),
+    EQL_TEST(test_eqx006_edges),
     EQL_TEST(test_eqx008_message_and_span),
     EQL_TEST(test_eqx008_negatives),
     EQL_TEST(test_eqx010_message_and_span),
