@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <clang-c/Index.h>
+
 #include "check_helpers.h"
 #include "cunit_main.h"
 #include "eqlint/cfront.h"
@@ -199,6 +201,70 @@ static void test_layer_table(void) {
   CU_ASSERT_STRING_EQUAL(key->name, "k");
   eql_index_free(idx);
   done(&p);
+}
+
+/* eqx_layers.def against eqx.h itself: every row's constructor and type object exist, and
+ * the argument indexes the front end lowers by point at an eqx_key, an eqx_unary_fn and trees
+ * (a signature change in eqx.h without the .def fails here, not silently in the analyzer). */
+typedef struct sigcheck {
+  const char *ctor, *type;
+  int key_arg, fn_arg, tree_arg;
+  int found_ctor, found_type, ok;
+} sigcheck;
+
+static enum CXChildVisitResult sig_cb(CXCursor cur, CXCursor parent, CXClientData d) {
+  (void)parent;
+  sigcheck *sc = d;
+  CXString sp = clang_getCursorSpelling(cur);
+  const char *name = clang_getCString(sp);
+  if (clang_getCursorKind(cur) == CXCursor_VarDecl && !strcmp(name, sc->type)) sc->found_type = 1;
+  if (clang_getCursorKind(cur) == CXCursor_FunctionDecl && !strcmp(name, sc->ctor)) {
+    sc->found_ctor = 1;
+    int n = clang_Cursor_getNumArguments(cur);
+    const int idx[3] = {sc->key_arg, sc->fn_arg, sc->tree_arg};
+    const char *want[3] = {"eqx_key", "eqx_unary_fn", "eqx_tree"};
+    sc->ok = 1;
+    for (int k = 0; k < 3; k++) {
+      if (idx[k] < 0) continue;
+      if (idx[k] >= n) {
+        sc->ok = 0;
+        continue;
+      }
+      CXString ts = clang_getTypeSpelling(clang_getCursorType(clang_Cursor_getArgument(cur, (unsigned)idx[k])));
+      if (!strstr(clang_getCString(ts), want[k])) {
+        printf("\n    %s argument %d is `%s`, the .def says %s\n", sc->ctor, idx[k],
+               clang_getCString(ts), want[k]);
+        sc->ok = 0;
+      }
+      clang_disposeString(ts);
+    }
+  }
+  clang_disposeString(sp);
+  return CXChildVisit_Continue;
+}
+
+static void test_layer_table_matches_header(void) {
+  static const sigcheck rows[] = {
+#define EQX_LAYER(stem, name, leaves, key_arg, fn_arg, tree_arg, why) \
+  {"eqx_" #stem "_new", "eqx_" #stem "_type", key_arg, fn_arg, tree_arg, 0, 0, 0},
+#include "../runtime/include/eqx_layers.def"
+#undef EQX_LAYER
+  };
+  CXIndex idx = clang_createIndex(0, 0);
+  CXTranslationUnit tu = NULL;
+  const char *args[] = {"-xc", "-std=gnu11"};
+  CU_ASSERT_EQUAL_FATAL(clang_parseTranslationUnit2(idx, "runtime/include/eqx.h", args, 2, NULL, 0,
+                                                    CXTranslationUnit_None, &tu),
+                        CXError_Success);
+  for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+    sigcheck sc = rows[i];
+    clang_visitChildren(clang_getTranslationUnitCursor(tu), sig_cb, &sc);
+    CU_ASSERT_TRUE(sc.found_ctor);
+    CU_ASSERT_TRUE(sc.found_type);
+    CU_ASSERT_TRUE(sc.ok);
+  }
+  clang_disposeTranslationUnit(tu);
+  clang_disposeIndex(idx);
 }
 
 /* eqx_module_type + eqx_field tables: a class with the fields, their static flags, and one
@@ -506,6 +572,7 @@ int main(void) {
     EQL_TEST(test_c_paths),
     EQL_TEST(test_optimiser_lowering),
     EQL_TEST(test_layer_table),
+    EQL_TEST(test_layer_table_matches_header),
     EQL_TEST(test_module_type_class),
     EQL_TEST(test_prng_lowering),
     EQL_TEST(test_statement_structure),
