@@ -24,8 +24,11 @@
  * says FUNCTIONS becomes a Module class with a non-static `activation` field assigned the
  * function passed at each construction site (so messages name the real function); ARRAYS
  * layers are Modules without non-array fields; CHILDREN layers hold what their trees hold
- * (lowered like equinox.nn.Sequential, whose verdict is per instance). libeqx containers
- * (eqx_list_new, eqx_tuple_new, eqx_dict_new) are trees too: they lower the same way.
+ * (lowered like equinox.nn.Sequential, whose verdict is per instance). libeqx lists and
+ * dicts are trees too and lower the same way; tuples are mostly the argument packs of
+ * jitted calls, rebuilt every step around one model, so they stay plain tuple values whose
+ * elements feed eqx_jitted_call. A parameter typed eqx_optimizer * is an optax
+ * GradientTransformation (libeqx has no other kind).
  *
  * Statements keep their structure (if/else arms, loops, returns) for branch-aware rules.
  * `do { ... } while (0)` (EQX_TRY and friends) is not a loop and is inlined; a `for` becomes
