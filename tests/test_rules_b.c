@@ -195,6 +195,55 @@ static void test_eqx008_negatives(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------ EQX009 */
+
+static void test_eqx009_message_and_span(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    f: Callable\n"
+                        "    g: Callable\n"
+                        "    h: Callable\n"
+                        "    def __init__(self, key):\n"
+                        "        lin = eqx.nn.Linear(2, 2, key=key)\n"
+                        "        self.f = jax.vmap(lin)\n"
+                        "        self.g = eqx.filter_vmap(lin)\n"   /* a pytree: fine */
+                        "        self.h = jax.jit(jax.nn.relu)\n"   /* no parameters */
+                        "    def __call__(self, x):\n"
+                        "        return jax.vmap(self.g)(x)\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX009"), 1);
+  const eql_diag *d = first(&l, "EQX009");
+  CU_ASSERT_EQUAL(d->span.line, 12);
+  CU_ASSERT_EQUAL(d->span.col, 9);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "field `f` of `M`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`jax.vmap`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "eqx.nn.Linear"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "eqx.filter_vmap"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx009_methods_and_nesting(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    lin: eqx.nn.Linear\n"
+                        "    f: Callable\n"
+                        "    g: Callable\n"
+                        "    def __init__(self, key):\n"
+                        "        self.lin = eqx.nn.Linear(2, 2, key=key)\n"
+                        "        self.f = jax.grad(self.loss)\n"
+                        "        self.g = jax.jit(jax.vmap(self.lin))\n"
+                        "    def loss(self, x):\n"
+                        "        return self.lin(x).sum()\n"
+                        "class P:\n"
+                        "    def __init__(self, key):\n"
+                        "        self.f = jax.vmap(eqx.nn.Linear(2, 2, key=key))\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX009", lines, 4), 2);
+  CU_ASSERT_EQUAL(lines[0], 12);
+  CU_ASSERT_EQUAL(lines[1], 13);
+  CU_ASSERT_PTR_NOT_NULL(strstr(first(&l, "EQX009")->help, "eqx.filter_grad"));
+  eql_diag_list_free(&l);
+}
+
 /* ------------------------------------------------------------------ EQX010 */
 
 static void test_eqx010_message_and_span(void) {
@@ -318,6 +367,8 @@ int main(void) {
     EQL_TEST(test_eqx006_edges),
     EQL_TEST(test_eqx008_message_and_span),
     EQL_TEST(test_eqx008_negatives),
+    EQL_TEST(test_eqx009_message_and_span),
+    EQL_TEST(test_eqx009_methods_and_nesting),
     EQL_TEST(test_eqx010_message_and_span),
     EQL_TEST(test_eqx010_edges),
     EQL_TEST(test_eqx011_both_message_and_span),
