@@ -24,8 +24,9 @@ $(ASAN_BUILD)/CMakeCache.txt: | deps
 build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The whole suite, then the whole suite again under ASan+UBSan.
-test: test-unit test-asan
+# The whole suite, then again under ASan+UBSan; the long-lived parts (libeqx, the LSP
+# server) under valgrind; and a short libFuzzer smoke run of every harness.
+test: test-unit test-asan test-valgrind test-fuzz-smoke
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -33,6 +34,16 @@ test-unit: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+test-valgrind: build
+	bash scripts/valgrind.sh $$(ls $(BUILD)/runtime/eqx_test_* 2>/dev/null) \
+	  $$(ls $(BUILD)/tests/test_lsp* 2>/dev/null | grep -v '\.')
+
+test-fuzz-smoke: build
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-15} bash fuzz/run.sh
+
+fuzz: build
+	bash fuzz/run.sh
 
 # The main job on the bundled example project: real diagnostics (exit 1 is expected there).
 run: build
