@@ -120,7 +120,7 @@ static eqx_status bin_shape_named(const char *name, const eqx_array *const *in,
         });                                                                           \
     } while (0)
 
-#define DEF_BIN(NAME, CODE, EXPR, GA, GB)                                                \
+#define DEF_BIN(NAME, CODE, OPNAME, EXPR, GA, GB)                                              \
     static eqx_status NAME##_shape(const eqx_array *const *in, const eqx_opparams *p,   \
                                    eqx_dtype *dt, int *nd, int64_t *sh) {               \
         (void)p;                                                                         \
@@ -178,13 +178,13 @@ static eqx_status bin_shape_named(const char *name, const eqx_array *const *in,
             }                                                                            \
         });                                                                              \
     }                                                                                    \
-    const eqx_op eqx__##NAME##_op = {bin_names[CODE], 2, NAME##_shape, NAME##_fwd,      \
+    const eqx_op eqx__##NAME##_op = {OPNAME, 2, NAME##_shape, NAME##_fwd,               \
                                      NAME##_vjp, false, false, eqx__batch_binary, false};
 
-DEF_BIN(add, BIN_ADD, a + b, gg, gg)
-DEF_BIN(sub, BIN_SUB, a - b, gg, -gg)
-DEF_BIN(mul, BIN_MUL, a * b, gg * b, gg * a)
-DEF_BIN(divide, BIN_DIV, a / b, gg / b, -gg * a / (b * b))
+DEF_BIN(add, BIN_ADD, "eqx_add", a + b, gg, gg)
+DEF_BIN(sub, BIN_SUB, "eqx_sub", a - b, gg, -gg)
+DEF_BIN(mul, BIN_MUL, "eqx_mul", a * b, gg * b, gg * a)
+DEF_BIN(divide, BIN_DIV, "eqx_div", a / b, gg / b, -gg * a / (b * b))
 
 /* ------------------------------------------------------------ unary elementwise */
 
