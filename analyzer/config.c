@@ -373,7 +373,7 @@ static const char *keys_text(tparse *tp, const tkeys *keys, size_t n) {
 
 /* ---- building ---- */
 
-enum { MAX_DEPTH = 100 };
+enum { MAX_DEPTH = 100, MAX_BRACKETS = 20000 };
 
 static tval *build_value(tparse *tp, TSNode n, int depth);
 
@@ -672,6 +672,17 @@ static tval *toml_parse(tparse *tp) {
     perr(tp, 0, "the file is too large");
     return NULL;
   }
+  /* The tree-sitter runtime (0.20) corrupts its heap freeing the error tree of input nested
+   * some 65536 brackets deep, so absurd nesting is refused before parsing. Counting every
+   * bracket, quoted or not, bounds the depth without a second lexer; no configuration comes
+   * near the limit (it is also far above MAX_DEPTH, which a valid file must respect). */
+  size_t brackets = 0;
+  for (size_t i = 0; i < tp->len; i++)
+    if ((tp->text[i] == '[' || tp->text[i] == '{') && ++brackets > MAX_BRACKETS) {
+      perr(tp, (uint32_t)i, "more than %d brackets: not a configuration file eqlint reads",
+           MAX_BRACKETS);
+      return NULL;
+    }
   TSParser *parser = ts_parser_new();
   if (!parser) {
     pnomem(tp);

@@ -381,6 +381,31 @@ static void test_errors_with_positions(void) {
   }
 }
 
+/* Input nested absurdly deep: refused at the bracket over the limit, not parsed (the
+ * tree-sitter runtime cannot free such an error tree), and deep valid nesting stops at
+ * 100 levels with an error rather than recursing without bound. */
+static void test_deep_nesting(void) {
+  static char text[150016];
+  memcpy(text, "x = ", 4);
+  memset(text + 4, '[', 150000);
+  text[150004] = '\n';
+  eql_config *cfg = NULL;
+  eql_config_error err;
+  CU_ASSERT_EQUAL(eql_config_parse("eqlint.toml", text, 150005, &cfg, &err), EQL_CONFIG_INVALID);
+  CU_ASSERT_PTR_NULL(cfg);
+  CU_ASSERT_EQUAL(err.line, 1);
+  CU_ASSERT_EQUAL(err.col, 20005);
+  CU_ASSERT_STRING_EQUAL(err.message, "more than 20000 brackets: not a configuration file "
+                                      "eqlint reads");
+  char nested[512];
+  size_t k = (size_t)snprintf(nested, sizeof nested, "x = ");
+  for (int i = 0; i < 150; i++) nested[k++] = '[';
+  for (int i = 0; i < 150; i++) nested[k++] = ']';
+  nested[k++] = '\n';
+  CU_ASSERT_EQUAL(eql_config_parse("eqlint.toml", nested, k, &cfg, &err), EQL_CONFIG_INVALID);
+  CU_ASSERT_STRING_EQUAL(err.message, "values are nested more than 100 levels deep");
+}
+
 static void test_load_errors(void) {
   char *root = enter_root();
   eql_config *cfg = (eql_config *)1;
@@ -992,6 +1017,7 @@ int main(void) {
       EQL_TEST(test_pyproject_table),
       EQL_TEST(test_toml_forms),
       EQL_TEST(test_errors_with_positions),
+      EQL_TEST(test_deep_nesting),
       EQL_TEST(test_load_errors),
       EQL_TEST(test_selection_precedence),
       EQL_TEST(test_glob_match),
