@@ -62,6 +62,18 @@ static int harmless_base(const char *canon) {
   return 0;
 }
 
+/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
+ * threads: another file's facts must only be read). */
+static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
+  if (!e) return NULL;
+  if (e->kind == EQL_E_NAME) {
+    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
+    if (!b) return e->canon;
+    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
+  }
+  return e->kind == EQL_E_ATTR ? e->canon : NULL;
+}
+
 /* The class a base-class expression names: 1 with *out filled, 0 when it is
  * `equinox.Module` or a harmless base (*is_root tells which), -1 when unknown. */
 static int resolve_base(const eql_index *idx, const eql_facts *f, const eql_expr *b,
@@ -70,7 +82,7 @@ static int resolve_base(const eql_index *idx, const eql_facts *f, const eql_expr
   *is_module_root = 0;
   if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
   if (!b) return -1;
-  const char *canon = eql_facts_canon(f, b);
+  const char *canon = ro_canon(f, b);
   if (canon && !strcmp(canon, "equinox.Module")) {
     *is_module_root = 1;
     return 0;

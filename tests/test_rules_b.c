@@ -359,6 +359,85 @@ static void test_eqx011_inheritance(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------ EQX012 */
+
+static void test_eqx012_paths(void) {
+  eql_diag_list l = run(HEAD
+                        "class Lin(eqx.Module):\n"
+                        "    weight: jax.Array\n"
+                        "    bias: jax.Array\n"
+                        "    name: str = 'lin'\n"
+                        "    def __init__(self, n, use_bias):\n"
+                        "        self.weight = jnp.zeros((n, n))\n"
+                        "        if use_bias:\n"
+                        "            self.bias = jnp.zeros(n)\n"
+                        "class Ok(eqx.Module):\n"
+                        "    a: jax.Array\n"
+                        "    b: jax.Array\n"
+                        "    def __init__(self, n, mode):\n"
+                        "        if mode == 'x':\n"
+                        "            self.a, self.b = jnp.zeros(n), jnp.ones(n)\n"
+                        "        elif mode == 'y':\n"
+                        "            self.a = self.b = jnp.ones(n)\n"
+                        "            return\n"
+                        "        else:\n"
+                        "            raise ValueError(mode)\n"
+                        "class Early(eqx.Module):\n"
+                        "    a: jax.Array\n"
+                        "    b: jax.Array\n"
+                        "    def __init__(self, n):\n"
+                        "        self.a = jnp.zeros(n)\n"
+                        "        if n == 0:\n"
+                        "            return\n"
+                        "        self.b = jnp.zeros(n)\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX012", lines, 4), 2);
+  CU_ASSERT_EQUAL(lines[0], 8);
+  CU_ASSERT_EQUAL(lines[1], 27);
+  const eql_diag *d = first(&l, "EQX012");
+  CU_ASSERT_EQUAL(d->span.col, 5);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "not assigned on every path"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "not initialised during __init__: {'bias'}"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->help, "self.bias"));
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 10);
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx012_inheritance_and_unknowns(void) {
+  eql_diag_list l = run(HEAD
+                        "class Base(eqx.Module):\n"
+                        "    a: jax.Array\n"
+                        "    def __init__(self, n):\n"
+                        "        self.a = jnp.zeros(n)\n"
+                        "class Sub(Base):\n"                      /* inherits the custom init */
+                        "    extra: jax.Array\n"
+                        "class Sub2(Base):\n"
+                        "    extra: jax.Array\n"
+                        "    def __init__(self, n):\n"           /* forgets `a` */
+                        "        self.extra = jnp.ones(n)\n"
+                        "class Sub3(Base):\n"
+                        "    extra: jax.Array\n"
+                        "    def __init__(self, n):\n"
+                        "        super().__init__(n)\n"
+                        "        self.extra = jnp.ones(n)\n"
+                        "class Dyn(eqx.Module):\n"
+                        "    a: jax.Array\n"
+                        "    def __init__(self, d):\n"
+                        "        for k, v in d.items():\n"
+                        "            setattr(self, k, v)\n"
+                        "class DC(eqx.Module):\n"
+                        "    a: jax.Array\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX012", lines, 4), 2);
+  CU_ASSERT_EQUAL(lines[0], 11);
+  CU_ASSERT_EQUAL(lines[1], 14);
+  const eql_diag *d = first(&l, "EQX012");
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "inherits the custom `__init__` of `Base`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(l.items[1].message, "inherited field 'a'"));
+  eql_diag_list_free(&l);
+}
+
 int main(void) {
   static const eql_test tests[] = {
     EQL_TEST(test_eqx005_message_and_span),
@@ -373,6 +452,8 @@ int main(void) {
     EQL_TEST(test_eqx010_edges),
     EQL_TEST(test_eqx011_both_message_and_span),
     EQL_TEST(test_eqx011_inheritance),
+    EQL_TEST(test_eqx012_paths),
+    EQL_TEST(test_eqx012_inheritance_and_unknowns),
   };
   return eql_cunit_run("rules_b", tests, sizeof tests / sizeof *tests);
 }
