@@ -229,8 +229,12 @@ static void show_settings(int format, const char *output_file, const char *color
                           bool summary, bool quiet, bool statistics, bool exit_zero,
                           int jobs, bool prefilter,
                           const char *stdin_name, char **paths, size_t npaths,
-                          const eql_ruleset *rules) {
-  printf("format          = %s\n", eql_emit_format_name((eql_emit_format)format));
+                          const char *config_file, const eql_ruleset *rules) {
+  /* The configuration file that applies to the working directory ("." below); files
+   * elsewhere may have their own, as `eqlint check --show-files` walks them. */
+  fputs("config          = ", stdout);
+  eql_emit_escaped(stdout, config_file);
+  printf("\nformat          = %s\n", eql_emit_format_name((eql_emit_format)format));
   fputs("output-file     = ", stdout);
   eql_emit_escaped(stdout, output_file ? output_file : "- (standard output)");
   printf("\ncolor           = %s\n", color);
@@ -452,9 +456,16 @@ static int cmd_check(int argc, char **argv) {
     goto done;
   }
   if (show_config) {
+    const eql_config *cfg = NULL;
+    if (!isolated && eql_config_store_find(store, ".", &cfg, &cerr) != 0) {
+      status = config_error(&cerr);
+      goto done;
+    }
     show_settings(format, output_file, color, summary, quiet, statistics, exit_zero, jobs,
                   prefilter,
-                  use_stdin ? (stdin_name ? stdin_name : "-") : NULL, paths, npaths, &rules);
+                  use_stdin ? (stdin_name ? stdin_name : "-") : NULL, paths, npaths,
+                  isolated ? "(none: --isolated)" : cfg ? eql_config_path(cfg) : "(none found)",
+                  &rules);
     status = fflush(stdout) == 0 ? EXIT_CLEAN : EXIT_TROUBLE;
     goto done;
   }

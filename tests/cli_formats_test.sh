@@ -212,7 +212,13 @@ case $CASE in
     out_has '^jobs += auto'; out_has '^prefilter += true$'; out_has '^stdin += false$'
     run check --show-settings -j 3 --no-prefilter - --stdin-filename a.py; rc_is 0
     out_has '^jobs += 3$'; out_has '^prefilter += false$'; out_has '^stdin += true \(as a\.py\)$'
-    out_has '^paths += \[\]$' ;;
+    out_has '^paths += \[\]$'
+    # The configuration file in effect, and the selection it makes.
+    run check --show-settings --isolated; rc_is 0; out_has '^config += \(none: --isolated\)$'
+    printf 'select = ["EQX001"]\n' >"$TMP/eqlint.toml"
+    run check --show-settings --config "$TMP/eqlint.toml"; rc_is 0
+    out_has "^config += $TMP/eqlint.toml\$"
+    out_has '^  EQX001 on '; out_has '^  EQX003 off ' ;;
   help_lists_flags)
     run check --help; rc_is 0
     for opt in --output-file --statistics --exit-zero --quiet --stdin-filename --show-files \
