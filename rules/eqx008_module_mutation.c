@@ -314,7 +314,8 @@ void eql_check_EQX008(eql_ctx *ctx) {
       const eql_func *fn = c->methods[m];
       if (!strcmp(fn->name, "__init__") || !strcmp(fn->name, "__post_init__") ||
           !strcmp(fn->name, "__new__") || !strcmp(fn->name, "__setattr__") ||
-          !strcmp(fn->name, "__delattr__") || names_has(&helpers, fn->name))
+          !strcmp(fn->name, "__delattr__") || !strcmp(fn->name, "__init_subclass__") ||
+          !strcmp(fn->name, "__class_getitem__") || names_has(&helpers, fn->name))
         continue;
       if (!fn->nparams || !fn->params[0].name || fn->params[0].kind == EQL_P_VARARGS ||
           fn->params[0].kind == EQL_P_VARKW || fn->params[0].kind == EQL_P_KWONLY)
