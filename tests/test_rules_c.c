@@ -178,8 +178,130 @@ static void test_eqx017_negatives(void) {
   eql_diag_list_free(&l);
 }
 
+/* ------------------------------------------------------------------------------ EQX013 */
+
+static void test_eqx013_second_use_related_first(void) {
+  eql_diag_list l = run(HEAD
+                        "class M(eqx.Module):\n"
+                        "    a: eqx.nn.Linear\n"
+                        "    b: eqx.nn.Linear\n"
+                        "    def __init__(self, key):\n"
+                        "        self.a = eqx.nn.Linear(2, 2, key=key)\n"
+                        "        self.b = eqx.nn.Linear(2, 2, key=key)\n");
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX013"), 1);
+  const eql_diag *d = nth(&l, "EQX013", 0);
+  CU_ASSERT_EQUAL(d->span.line, 10);
+  CU_ASSERT_EQUAL(d->span.col, 42); /* the key argument */
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 9);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "`key`"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "line 9"));
+  CU_ASSERT_PTR_NOT_NULL(d->help && strstr(d->help, "jax.random.split(key)"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx013_branches(void) {
+  eql_diag_list l = run(HEAD
+                        "def f(key, a, b):\n"
+                        "    if a:\n"
+                        "        x = jr.normal(key, ())\n"
+                        "    elif b:\n"
+                        "        x = jr.uniform(key, ())\n"
+                        "    else:\n"
+                        "        return jr.bernoulli(key)\n"
+                        "    if b:\n"
+                        "        raise ValueError()\n"
+                        "    return x\n"
+                        "def g(key, a):\n"
+                        "    if a:\n"
+                        "        x = jr.normal(key, ())\n"
+                        "    y = jr.uniform(key, ())\n"       /* line 18: a path with both */
+                        "    return x, y\n"
+                        "def h(key, a):\n"
+                        "    return jr.normal(key, ()) if a else jr.uniform(key, ())\n");
+  int lines[4];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX013", lines, 4), 1);
+  CU_ASSERT_EQUAL(lines[0], 18);
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx013_loops(void) {
+  eql_diag_list l = run(HEAD
+                        "def f(key, n):\n"
+                        "    for i in range(n):\n"
+                        "        x = jr.normal(key, ())\n"              /* 7: every iteration */
+                        "    for i in range(n):\n"
+                        "        key, sub = jr.split(key)\n"
+                        "        y = jr.normal(sub, ())\n"              /* fine */
+                        "    for i in range(n):\n"
+                        "        k1, k2 = jr.split(key)\n"
+                        "        z = jr.normal(k1, ())\n"               /* 13: same k1 each time */
+                        "    w = [jr.normal(jr.fold_in(key, i), ()) for i in range(n)]\n"
+                        "    v = [eqx.nn.Linear(2, 2, key=key) for _ in range(n)]\n" /* 15 */
+                        "    return x, y, z, w, v\n");
+  int lines[8];
+  CU_ASSERT_EQUAL_FATAL(lines_of(&l, "EQX013", lines, 8), 3);
+  CU_ASSERT_EQUAL(lines[0], 7);
+  CU_ASSERT_EQUAL(lines[1], 13);
+  CU_ASSERT_EQUAL(lines[2], 15);
+  const eql_diag *d = nth(&l, "EQX013", 0);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "every iteration"));
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 7);
+  const eql_diag *c = nth(&l, "EQX013", 2);
+  CU_ASSERT_PTR_NOT_NULL(strstr(c->message, "comprehension"));
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx013_ignoring_callees_and_try(void) {
+  eql_diag_list l = run(HEAD
+                        "class Quiet(eqx.Module):\n"
+                        "    def __call__(self, x, *, key=None):\n"
+                        "        del key\n"
+                        "        return x\n"
+                        "def act(x, key=None):\n"
+                        "    return jax.nn.relu(x)\n"
+                        "def f(key, mkey, x):\n"
+                        "    mlp = eqx.nn.MLP(2, 2, 4, 1, key=mkey)\n"
+                        "    q = Quiet()\n"
+                        "    y = q(mlp(x, key=key), key=key)\n"
+                        "    y = act(act(y, key=key), key=key)\n"
+                        "    z = sorted([1, 2], key=key)\n"
+                        "    try:\n"
+                        "        w = jr.normal(jr.split(key)[0], ())\n"
+                        "    except ValueError:\n"
+                        "        w = jr.normal(key, ())\n"
+                        "    return y, z, w\n");
+  CU_ASSERT_EQUAL(count(&l, "EQX013"), 0);
+  eql_diag_list_free(&l);
+}
+
+static void test_eqx013_stored_field(void) {
+  eql_diag_list l = run(HEAD
+                        "class Noise(eqx.Module):\n"
+                        "    key: jax.Array\n"
+                        "    def __init__(self, key):\n"
+                        "        self.key = key\n"
+                        "    def __call__(self, x, step):\n"
+                        "        a = jr.normal(jr.fold_in(self.key, step), x.shape)\n" /* fine */
+                        "        return x + a + jr.normal(self.key, x.shape)\n");    /* 11 */
+  CU_ASSERT_EQUAL_FATAL(count(&l, "EQX013"), 1);
+  const eql_diag *d = nth(&l, "EQX013", 0);
+  CU_ASSERT_EQUAL(d->span.line, 11);
+  CU_ASSERT_TRUE(d->has_related);
+  CU_ASSERT_EQUAL(d->related.line, 8);
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "self.key"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(d->message, "every call"));
+  eql_diag_list_free(&l);
+}
+
 int main(void) {
   static const eql_test tests[] = {
+    EQL_TEST(test_eqx013_second_use_related_first),
+    EQL_TEST(test_eqx013_branches),
+    EQL_TEST(test_eqx013_loops),
+    EQL_TEST(test_eqx013_ignoring_callees_and_try),
+    EQL_TEST(test_eqx013_stored_field),
     EQL_TEST(test_eqx014_message_span_help),
     EQL_TEST(test_eqx014_partition_related_and_inexact),
     EQL_TEST(test_eqx014_negatives),
