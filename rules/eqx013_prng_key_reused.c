@@ -56,8 +56,11 @@
  * the file that uses its key parameter; an unknown callee counts for `key=` arguments
  * whose value is known to be a PRNG key. Callables that ignore their key (`eqx.nn.MLP`,
  * `eqx.nn.Linear` calls, activations), `split`/`fold_in` (they derive new keys),
- * `filter_eval_shape` and functions that only `fold_in` their key are not uses. Test files
- * cannot opt out yet: the rule does not see the configuration.
+ * `filter_eval_shape` and functions that only `fold_in` their key are not uses. Functions
+ * imported from other files of the project are not followed (only their classes are).
+ * Tests that reuse a key on purpose (to compare two runs) opt out with
+ * `[tool.eqlint.rules.EQX013] exclude-tests = true`, which turns the rule off for
+ * `test_*.py`, `*_test.py`, `conftest.py` and files under `tests/`.
  */
 #include <stdint.h>
 #include <stdlib.h>

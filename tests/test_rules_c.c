@@ -6,6 +6,7 @@
 
 #include "cunit_main.h"
 #include "eqlint/check.h"
+#include "eqlint/config.h"
 
 static eql_diag_list run(const char *code) {
   eql_project *p = eql_project_new();
@@ -295,6 +296,36 @@ static void test_eqx013_stored_field(void) {
   eql_diag_list_free(&l);
 }
 
+/* Test files opt out through `[tool.eqlint.rules.EQX013] exclude-tests = true`: the
+ * configuration turns the rule off for them; other files keep it. */
+static void test_eqx013_exclude_tests_config(void) {
+  static const char toml[] = "[tool.eqlint.rules.EQX013]\nexclude-tests = true\n";
+  static const char code[] = "import jax.random as jr\n"
+                             "key = jr.PRNGKey(0)\n"
+                             "a = jr.normal(key, ())\n"
+                             "b = jr.normal(key, ())\n";
+  eql_config *cfg = NULL;
+  eql_config_error err;
+  CU_ASSERT_EQUAL_FATAL(eql_config_parse("pyproject.toml", toml, strlen(toml), &cfg, &err),
+                        EQL_CONFIG_OK);
+  const char *paths[2] = {"tests/test_noise.py", "noise.py"};
+  int expect[2] = {0, 1};
+  for (int i = 0; i < 2; i++) {
+    eql_ruleset rs;
+    eql_config_ruleset(cfg, NULL, paths[i], &rs);
+    eql_project *p = eql_project_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(eql_project_add_source(p, paths[i], code, strlen(code)), 0);
+    eql_diag_list out;
+    eql_diag_list_init(&out);
+    CU_ASSERT_EQUAL(eql_project_run(p, &rs, &out), 0);
+    CU_ASSERT_EQUAL(count(&out, "EQX013"), expect[i]);
+    eql_diag_list_free(&out);
+    eql_project_free(p);
+  }
+  eql_config_free(cfg);
+}
+
 int main(void) {
   static const eql_test tests[] = {
     EQL_TEST(test_eqx013_second_use_related_first),
@@ -302,6 +333,7 @@ int main(void) {
     EQL_TEST(test_eqx013_loops),
     EQL_TEST(test_eqx013_ignoring_callees_and_try),
     EQL_TEST(test_eqx013_stored_field),
+    EQL_TEST(test_eqx013_exclude_tests_config),
     EQL_TEST(test_eqx014_message_span_help),
     EQL_TEST(test_eqx014_partition_related_and_inexact),
     EQL_TEST(test_eqx014_negatives),
