@@ -69,6 +69,18 @@
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
 
+/* Design: each function (and the module body) is interpreted over its statement tree with a
+ * SET OF PATH STATES instead of one merged state, so exclusive arms never meet: an `if`
+ * forks the set, the arms run on their copies, and the results are united; `return`,
+ * `raise`, `break` and `continue` move a path out of the current set. A path state maps
+ * each tracked name to a value id and lists the ids already consumed (with the first use,
+ * for the related location). Ids of keys derived by `split` are a hash of the parent's id,
+ * the call site and the element, so the same split of the same key gives the same id again
+ * (a loop that splits an unchanged key hands out the same subkey every time), while
+ * `fold_in` and unknown values get fresh ids. Loops run their body twice; a use in the
+ * second run that finds its id consumed is a reuse across iterations. When a set grows
+ * past MAX_PATHS it collapses to what all paths agree on, which can only report less. */
+
 #define MAX_PATHS 32
 #define MAX_NAMES 256
 
