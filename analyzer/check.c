@@ -74,6 +74,7 @@ void eql_project_free(eql_project *p) {
 
 static pfile *find_file(eql_project *p, const char *path);
 static const char *timeout_reason(const eql_project *p, char *buf, size_t n);
+static bool budget_failure(void);
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
 
@@ -173,7 +174,7 @@ static int add(eql_project *p, eql_source *src) {
                      : eql_cfront_is_c_path(src->path) ? eql_c_facts(src, &cerr)
                      : eql_python_facts_incremental(src, mod, is_init, NULL,
                                                     p->keep_trees ? &tree : NULL);
-  if (!facts && mod && !strcmp(eql_python_last_error(), "timeout")) {
+  if (!facts && mod && budget_failure()) {
     char why[200];
     if (p->on_skip) p->on_skip(src->path, timeout_reason(p, why, sizeof why), p->skip_ud);
     free(mod);
@@ -398,9 +399,19 @@ static const char *over_budget(const eql_project *p, const eql_source *src, char
   return buf;
 }
 
+/* Did the Python front end give up on a budget (rather than run out of memory)? */
+static bool budget_failure(void) {
+  const char *e = eql_python_last_error();
+  return !strcmp(e, "timeout") || !strcmp(e, "nesting");
+}
+
 static const char *timeout_reason(const eql_project *p, char *buf, size_t n) {
-  snprintf(buf, n, "skipped: parsing took longer than the per-file budget of %u ms (--parse-timeout)",
-           p->timeout_ms);
+  if (!strcmp(eql_python_last_error(), "nesting"))
+    snprintf(buf, n, "skipped: brackets nested more than 20,000 deep, beyond what the parser "
+                     "handles safely");
+  else
+    snprintf(buf, n, "skipped: parsing took longer than the per-file budget of %u ms "
+                     "(--parse-timeout)", p->timeout_ms);
   return buf;
 }
 void eql_project_set_jobs(eql_project *p, int jobs) { p->jobs = jobs; }
@@ -654,7 +665,7 @@ static void load_one(const eql_project *p, const char *path, bool prefilter, loa
                                           : eql_python_facts(src, l->module_name, l->is_init);
     if (!l->facts && cerr) {
       l->err = cerr;
-    } else if (!l->facts && !strcmp(eql_python_last_error(), "timeout")) {
+    } else if (!l->facts && budget_failure()) {
       l->budget = true;
       l->err = timeout_reason(p, msg, msglen);
       eql_source_free(src);

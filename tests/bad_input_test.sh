@@ -82,6 +82,12 @@ case "$CASE" in
     { printf 'import jax\nx = '; i=0; while [ $i -lt 10000 ]; do printf '('; i=$((i+1)); done; printf '1';
       i=0; while [ $i -lt 10000 ]; do printf ')'; i=$((i+1)); done; printf '\n'; } >"$TMP/deep.py"
     run "$TMP/deep.py" ;;
+  very_deep_nesting)
+    # tree-sitter's own runtime corrupts its heap past ~65,536 levels: must be refused cleanly
+    { printf 'import jax\nx = '; head -c 100000 /dev/zero | tr '\0' '['; printf '\n'; } >"$TMP/deeper.py"
+    run "$TMP/deeper.py"
+    expect_err "deeper.py: skipped: brackets nested more than 20,000 deep"
+    only_good ;;
   big_string)
     { printf 'import jax\ns = "'; head -c 1048576 /dev/zero | tr '\0' 'a'; printf '"\n'; } >"$TMP/str.py"
     run "$TMP/str.py"

@@ -1143,6 +1143,23 @@ static const char *package_of(eql_arena *a, const char *module_name, bool is_ini
 }
 
 static _Atomic uint64_t parse_timeout_us;
+
+/* tree-sitter's runtime corrupts its heap freeing trees nested about 65,536 brackets deep
+ * (seen with 100,000 `[`). No real program comes close; refuse anything past 20,000 open
+ * brackets before parsing. Brackets inside strings count too: a conservative guard. */
+#define MAX_BRACKET_DEPTH 20000
+static bool too_deep(const char *s, uint32_t n) {
+  int depth = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '(' || c == '[' || c == '{') {
+      if (++depth > MAX_BRACKET_DEPTH) return true;
+    } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return false;
+}
 static __thread const char *last_error = "out of memory";
 
 void eql_python_set_timeout(uint64_t micros) { parse_timeout_us = micros; }
@@ -1173,6 +1190,12 @@ eql_facts *eql_python_facts_incremental(const eql_source *src, const char *modul
     return NULL;
   }
   last_error = "out of memory";
+  if (too_deep(src->text, src->len)) {
+    last_error = "nesting";
+    ts_parser_delete(parser);
+    eql_arena_free(arena);
+    return NULL;
+  }
   ts_parser_set_timeout_micros(parser, parse_timeout_us);
   /* Python ignores a UTF-8 byte-order mark; tree-sitter would see a stray token. Skip it
    * with an included range, so every byte offset stays the file's own. */

@@ -239,8 +239,8 @@ void eql_facts_free(eql_facts *f);
  * takes longer makes eql_python_facts* return NULL with eql_python_last_error() = "timeout".
  * Set it before starting threads. */
 void eql_python_set_timeout(uint64_t micros);
-/* Why the last eql_python_facts* call on this thread returned NULL: "timeout" or
- * "out of memory". */
+/* Why the last eql_python_facts* call on this thread returned NULL: "timeout", "nesting"
+ * (brackets nested deeper than the parser can safely handle) or "out of memory". */
 const char *eql_python_last_error(void);
 eql_facts *eql_python_facts_incremental(const eql_source *src, const char *module_name,
                                         bool is_package_init, void *old_tree, void **new_tree);
