@@ -2,7 +2,7 @@
  * eqx_module_type tables and from runtime/include/eqx_layers.def, statement structure,
  * comments, compiler errors, and where compiler flags come from (-I, -D, -p). The rules'
  * behaviour on C is covered by fixtures/c; here the facts themselves are checked, including
- * the ones EQX005 and EQX013 read (fixtures/c-pending holds EQX013's cases until its rule lands).
+ * the ones EQX005 and EQX013 read.
  *
  * Runs from the source directory (ctest sets it), so <eqx.h> is found upward. */
 #include <stdio.h>
@@ -309,7 +309,7 @@ static void test_module_type_class(void) {
 
 /* PRNG calls by their jax.random names; split results and re-bindings are bindings. */
 static void test_prng_lowering(void) {
-  parsed p = parse_file("fixtures/c-pending/eqx013_neg_split.c");
+  parsed p = parse_file("fixtures/c/eqx013_neg_split.c");
   const eql_expr *split = NULL, *normal = NULL, *prngkey = NULL;
   for (unsigned i = 0; i < p.f->calls.n; i++) {
     const eql_expr *c = p.f->calls.items[i];
@@ -344,7 +344,7 @@ static const eql_stmt *first_of_kind(const eql_block *b, eql_stmt_kind k) {
 
 /* EQX_TRY's do-while(0) is not a loop; for is init + while; if/else keep both arms. */
 static void test_statement_structure(void) {
-  parsed p = parse_file("fixtures/c-pending/eqx013_pos_loop.c");
+  parsed p = parse_file("fixtures/c/eqx013_pos_loop.c");
   CU_ASSERT_EQUAL_FATAL(p.f->funcs.n, 1);
   const eql_func *fn = p.f->funcs.items[0];
   CU_ASSERT_STRING_EQUAL(fn->name, "noisy");
@@ -359,7 +359,7 @@ static void test_statement_structure(void) {
     CU_ASSERT_NOT_EQUAL(loop->body.items[i]->kind, EQL_S_WHILE); /* EQX_TRY inlined */
   }
   done(&p);
-  parsed q = parse_file("fixtures/c-pending/eqx013_neg_branches.c");
+  parsed q = parse_file("fixtures/c/eqx013_neg_branches.c");
   const eql_func *pick = q.f->funcs.items[0];
   const eql_stmt *iff = first_of_kind(&pick->body, EQL_S_IF);
   CU_ASSERT_PTR_NOT_NULL_FATAL(iff);
