@@ -24,15 +24,20 @@ pkg-config --exists libgit2 && syslibs="$syslibs $(pkg-config --libs libgit2)"
 cc="clang -g -O1 -fsanitize=address,undefined,fuzzer -I$here/analyzer/include -I$here/rules"
 $cc -o "$out/fuzz_python" "$here/fuzz/fuzz_python.c" $libs $syslibs
 $cc -o "$out/fuzz_notebook" "$here/fuzz/fuzz_notebook.c" $libs $syslibs
+$cc -o "$out/fuzz_config" "$here/fuzz/fuzz_config.c" $libs $syslibs
+$cc -o "$out/fuzz_lsp" "$here/fuzz/fuzz_lsp.c" $libs $syslibs
 [ $have_eqx = 1 ] && $cc -I"$here/runtime/include" -o "$out/fuzz_deserialise" \
   "$here/fuzz/fuzz_deserialise.c" "$(find "$out/build" -name 'libeqx.a')" -lopenblas -lm
 # seed corpora from the fixtures
-mkdir -p "$out/corpus/python" "$out/corpus/notebook" "$out/corpus/deserialise"
+mkdir -p "$out/corpus/python" "$out/corpus/notebook" "$out/corpus/deserialise" \
+  "$out/corpus/config" "$out/corpus/lsp"
+find "$here/tests/data/config" -name '*.toml' -exec sh -c 'cp "$1" "$2/$(echo "$1" | tr / _)"' _ {} "$out/corpus/config" \; 2>/dev/null || true
+printf 'Content-Length: 59\r\n\r\n{"jsonrpc":"2.0","id":2,"method":"shutdown","params":null}' >"$out/corpus/lsp/shutdown"
 find "$here/fixtures" "$here/examples" -name '*.py' -exec cp {} "$out/corpus/python/" \; 2>/dev/null || true
 find "$here/fixtures" -name '*.ipynb' -exec cp {} "$out/corpus/notebook/" \; 2>/dev/null || true
 printf 'EQXT' >"$out/corpus/deserialise/magic"
 status=0
-harnesses="python notebook"
+harnesses="python notebook config lsp"
 [ $have_eqx = 1 ] && harnesses="$harnesses deserialise"
 for h in $harnesses; do
   echo "== fuzz_$h: $secs s"
