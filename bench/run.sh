@@ -93,3 +93,7 @@ for corpus in stdlib jax; do
   command -v pylint >/dev/null &&
     row "pylint -E (all cores)" "$(median_time 1 pylint -E -j "$(nproc)" "${files[@]}")"
 done
+
+# --- the language server: one-character edit to its diagnostics, 5,000-line module ---
+printf '\n== eqlint server: didChange -> publishDiagnostics ==\n'
+cc -O2 -o "$work/lsp_latency" "$here/bench/lsp_latency.c" && "$work/lsp_latency" "$eqlint" 200
