@@ -65,6 +65,7 @@ static char *leading_comment(const char *text) {
   char *out = malloc((size_t)(end - p) + 2);
   if (!out) return NULL;
   size_t n = 0;
+  while (p < end && (*p == ' ' || *p == '\t')) p++; /* text right after the opening marker */
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     if (!eol) eol = end;
