@@ -13,9 +13,37 @@
 
 typedef struct bucket {
   const char *name;
-  eql_binding **items; /* in source order */
+  eql_binding **items; /* grouped by scope; in source order within a scope */
   unsigned n;
 } bucket;
+
+/* Sorting a bucket by scope, stably (source order kept inside a scope). */
+typedef struct keyed {
+  uintptr_t scope;
+  unsigned idx;
+  eql_binding *b;
+} keyed;
+
+static int cmp_keyed(const void *pa, const void *pb) {
+  const keyed *a = pa, *b = pb;
+  if (a->scope != b->scope) return a->scope < b->scope ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The bindings of bucket `bk` in scope `sc`: [*lo, *hi). */
+static void scope_range(const bucket *bk, const eql_func *sc, unsigned *lo, unsigned *hi) {
+  uintptr_t key = (uintptr_t)sc;
+  unsigned a = 0, b = bk->n;
+  while (a < b) {
+    unsigned m = a + (b - a) / 2;
+    if ((uintptr_t)bk->items[m]->scope < key) a = m + 1;
+    else b = m;
+  }
+  unsigned e = a;
+  while (e < bk->n && bk->items[e]->scope == sc) e++;
+  *lo = a;
+  *hi = e;
+}
 
 struct eql_bindmap {
   bucket *b;
@@ -61,6 +89,19 @@ int eql_facts_finish(eql_facts *f) {
     while (strcmp(m->b[h].name, b->name)) h = (h + 1) & (cap - 1);
     m->b[h].items[m->b[h].n++] = b;
   }
+  /* group each name's bindings by scope, so a lookup reads only its own scopes' bindings
+   * (train scripts reuse `model`, `x`, `key` in every function: scanning them all was the
+   * largest cost of a language-server re-check) */
+  for (unsigned h = 0; h < cap; h++) {
+    bucket *bk = &m->b[h];
+    if (bk->n < 2) continue;
+    keyed *k = malloc(bk->n * sizeof *k);
+    if (!k) return -1;
+    for (unsigned i = 0; i < bk->n; i++) k[i] = (keyed){(uintptr_t)bk->items[i]->scope, i, bk->items[i]};
+    qsort(k, bk->n, sizeof *k, cmp_keyed);
+    for (unsigned i = 0; i < bk->n; i++) bk->items[i] = k[i].b;
+    free(k);
+  }
   f->bindmap = m;
   return 0;
 }
@@ -83,9 +124,10 @@ const eql_binding *eql_facts_lookup(const eql_facts *f, const char *name, eql_fu
   int first = 1;
   for (eql_func *sc = scope;; sc = sc->parent) {
     const eql_binding *best = NULL, *any = NULL;
-    for (unsigned i = 0; i < bk->n; i++) {
+    unsigned lo, hi;
+    scope_range(bk, sc, &lo, &hi);
+    for (unsigned i = lo; i < hi; i++) {
       const eql_binding *b = bk->items[i];
-      if (b->scope != sc) continue;
       any = b;
       if (!first || b->pos <= pos) best = b;
     }
@@ -98,10 +140,8 @@ const eql_binding *eql_facts_lookup(const eql_facts *f, const char *name, eql_fu
     first = 0;
     if (!sc->parent) {
       /* module scope: any position (functions run after the module body) */
-      const eql_binding *m = NULL;
-      for (unsigned i = 0; i < bk->n; i++)
-        if (!bk->items[i]->scope) m = bk->items[i];
-      return m;
+      scope_range(bk, NULL, &lo, &hi);
+      return hi > lo ? bk->items[hi - 1] : NULL;
     }
   }
 }
