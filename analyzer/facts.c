@@ -175,6 +175,16 @@ static const char *canon_depth(const eql_facts *f, const eql_expr *e, int depth)
 
 const char *eql_facts_canon(const eql_facts *f, const eql_expr *e) { return canon_depth(f, e, 0); }
 
+const char *eql_facts_canon_ro(const eql_facts *f, const eql_expr *e) {
+  if (!e) return NULL;
+  if (e->kind == EQL_E_NAME) {
+    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
+    if (!b) return e->canon;
+    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
+  }
+  return e->kind == EQL_E_ATTR ? e->canon : NULL;
+}
+
 eql_expr *eql_call_arg(const eql_expr *call, int i, const char *kw) {
   if (!call) return NULL;
   int pos = 0;

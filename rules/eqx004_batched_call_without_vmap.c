@@ -111,17 +111,6 @@ typedef struct state {
   size_t nclasses, ccap;
 } state;
 
-/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
- * threads: another file's facts must only be read). */
-static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
-  if (!e) return NULL;
-  if (e->kind == EQL_E_NAME) {
-    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
-    if (!b) return e->canon;
-    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
-  }
-  return e->kind == EQL_E_ATTR ? e->canon : NULL;
-}
 
 /* Source text of an expression of any file, on one line, into the rule's scratch arena. */
 static const char *snip(const state *st, const eql_facts *f, const eql_expr *e, size_t max) {
@@ -150,7 +139,7 @@ static eql_value ro_module(const state *st, const eql_facts *f, const eql_expr *
     }
   }
   if (!c.cls) {
-    const char *canon = ro_canon(f, head);
+    const char *canon = eql_facts_canon_ro(f, head);
     if (!canon || !eql_index_resolve(st->ctx->index, f, canon, &c)) return v;
   }
   if (eql_index_is_module(st->ctx->index, &c) != EQL_YES) return v;
@@ -560,7 +549,7 @@ static rank rank_of(state *st, const eql_expr *e, int depth);
 
 static int jaxtyping_rank(state *st, const eql_facts *f, const eql_expr *an) {
   if (!an || an->kind != EQL_E_SUBSCRIPT || !an->a || an->nargs != 2) return -1;
-  const char *head = ro_canon(f, an->a);
+  const char *head = eql_facts_canon_ro(f, an->a);
   if (!head || strncmp(head, "jaxtyping.", 10)) return -1;
   const eql_expr *dims = an->args[1].value;
   (void)st;

@@ -42,81 +42,13 @@
 #include <string.h>
 
 #include "eqlint/ctx.h"
+#include "rule_util.h"
 #include "eqlint/value.h"
 
-static const eql_func *own_method(const eql_class *c, const char *name) {
-  for (unsigned i = 0; i < c->nmethods; i++)
-    if (!strcmp(c->methods[i]->name, name)) return c->methods[i];
-  return NULL;
-}
 
-/* Bases that neither declare fields nor define `__init__`. */
-static int harmless_base(const char *canon) {
-  static const char *const names[] = {"typing.Generic", "typing.Protocol", "abc.ABC", "object",
-                                      "typing_extensions.Protocol", NULL};
-  for (int i = 0; names[i]; i++)
-    if (!strcmp(canon, names[i])) return 1;
-  return 0;
-}
 
-/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
- * threads: another file's facts must only be read). */
-static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
-  if (!e) return NULL;
-  if (e->kind == EQL_E_NAME) {
-    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
-    if (!b) return e->canon;
-    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
-  }
-  return e->kind == EQL_E_ATTR ? e->canon : NULL;
-}
 
-/* The class a base-class expression names: 1 with *out filled, 0 when it is
- * `equinox.Module` or a harmless base (*is_root tells which), -1 when unknown. */
-static int resolve_base(const eql_index *idx, const eql_facts *f, const eql_expr *b,
-                        eql_classref *out, int *is_module_root) {
-  memset(out, 0, sizeof *out);
-  *is_module_root = 0;
-  if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
-  if (!b) return -1;
-  const char *canon = ro_canon(f, b);
-  if (canon && !strcmp(canon, "equinox.Module")) {
-    *is_module_root = 1;
-    return 0;
-  }
-  if (canon && harmless_base(canon)) return 0;
-  if (canon) return eql_index_resolve(idx, f, canon, out) ? 1 : -1;
-  if (b->kind == EQL_E_NAME) {
-    const eql_binding *bd = eql_facts_lookup(f, b->name, b->scope, b->start);
-    if (bd && bd->kind == EQL_B_CLASS && bd->cls) {
-      out->facts = f;
-      out->cls = bd->cls;
-      return 1;
-    }
-  }
-  return -1;
-}
 
-/* A method `name` of a base class of `c` (depth-first, left to right: the MRO of simple
- * hierarchies) and its file, or NULL. Written here because eql_index_method overwrites the
- * class it is reading while it walks up. */
-static const eql_func *base_method(const eql_index *idx, const eql_facts *f, const eql_class *c,
-                                   const char *name, const eql_facts **in, int depth) {
-  if (depth > 16) return NULL;
-  for (unsigned i = 0; i < c->nbases; i++) {
-    eql_classref ref;
-    int root;
-    if (resolve_base(idx, f, c->bases[i], &ref, &root) != 1 || !ref.cls) continue;
-    const eql_func *m = own_method(ref.cls, name);
-    if (m) {
-      *in = ref.facts;
-      return m;
-    }
-    m = base_method(idx, ref.facts, ref.cls, name, in, depth + 1);
-    if (m) return m;
-  }
-  return NULL;
-}
 
 /* The names of the methods `__init__`/`__post_init__` of `c` (or of its known base classes)
  * call on their instance, transitively through the class's own methods. */
@@ -199,7 +131,7 @@ static void init_calls(const eql_index *idx, const eql_facts *f, const eql_class
   for (unsigned i = 0; i < c->nbases; i++) {
     eql_classref ref;
     int root;
-    if (resolve_base(idx, f, c->bases[i], &ref, &root) == 1 && ref.cls)
+    if (eql_ru_resolve_base(idx, f, c->bases[i], &ref, &root) == 1 && ref.cls)
       init_calls(idx, ref.facts, ref.cls, out, depth + 1);
   }
 }
@@ -208,8 +140,8 @@ static void init_calls(const eql_index *idx, const eql_facts *f, const eql_class
 static void close_calls(const eql_index *idx, const eql_facts *f, const eql_class *c, names *ns) {
   for (unsigned k = 0; k < ns->n; k++) {
     const eql_facts *mf = f;
-    const eql_func *m = own_method(c, ns->items[k]);
-    if (!m) m = base_method(idx, f, c, ns->items[k], &mf, 0);
+    const eql_func *m = eql_ru_own_method(c, ns->items[k]);
+    if (!m) m = eql_ru_base_method(idx, f, c, ns->items[k], &mf);
     if (m) calls_on_self(mf, m, ns);
   }
 }
@@ -217,7 +149,7 @@ static void close_calls(const eql_index *idx, const eql_facts *f, const eql_clas
 static int is_decorated_static(const eql_facts *f, const eql_func *m) {
   for (unsigned i = 0; i < m->ndecorators; i++) {
     const eql_expr *d = m->decorators[i];
-    const char *canon = ro_canon(f, d);
+    const char *canon = eql_facts_canon_ro(f, d);
     const char *n = canon ? canon : (d->kind == EQL_E_NAME ? d->name : NULL);
     if (n && (!strcmp(n, "staticmethod") || !strcmp(n, "classmethod"))) return 1;
   }

@@ -46,77 +46,13 @@
 #include <string.h>
 
 #include "eqlint/ctx.h"
+#include "rule_util.h"
 #include "eqlint/value.h"
 
-static const eql_func *own_method(const eql_class *c, const char *name) {
-  for (unsigned i = 0; i < c->nmethods; i++)
-    if (!strcmp(c->methods[i]->name, name)) return c->methods[i];
-  return NULL;
-}
 
-/* Bases that neither declare fields nor define `__init__`. */
-static int harmless_base(const char *canon) {
-  static const char *const names[] = {"typing.Generic", "typing.Protocol", "abc.ABC", "object",
-                                      "typing_extensions.Protocol", NULL};
-  for (int i = 0; names[i]; i++)
-    if (!strcmp(canon, names[i])) return 1;
-  return 0;
-}
 
-/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
- * threads: another file's facts must only be read). */
-static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
-  if (!e) return NULL;
-  if (e->kind == EQL_E_NAME) {
-    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
-    if (!b) return e->canon;
-    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
-  }
-  return e->kind == EQL_E_ATTR ? e->canon : NULL;
-}
 
-/* The class a base-class expression names: 1 with *out filled, 0 when it is
- * `equinox.Module` or a harmless base (*is_root tells which), -1 when unknown. */
-static int resolve_base(const eql_index *idx, const eql_facts *f, const eql_expr *b,
-                        eql_classref *out, int *is_module_root) {
-  memset(out, 0, sizeof *out);
-  *is_module_root = 0;
-  if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
-  if (!b) return -1;
-  const char *canon = ro_canon(f, b);
-  if (canon && !strcmp(canon, "equinox.Module")) {
-    *is_module_root = 1;
-    return 0;
-  }
-  if (canon && harmless_base(canon)) return 0;
-  if (canon) return eql_index_resolve(idx, f, canon, out) ? 1 : -1;
-  if (b->kind == EQL_E_NAME) {
-    const eql_binding *bd = eql_facts_lookup(f, b->name, b->scope, b->start);
-    if (bd && bd->kind == EQL_B_CLASS && bd->cls) {
-      out->facts = f;
-      out->cls = bd->cls;
-      return 1;
-    }
-  }
-  return -1;
-}
 
-/* A method `name` of a base class of `c` (depth-first, left to right: the MRO of simple
- * hierarchies), or NULL. Written here because eql_index_method overwrites the class it is
- * reading while it walks up. */
-static const eql_func *base_method(const eql_index *idx, const eql_facts *f, const eql_class *c,
-                                   const char *name, int depth) {
-  if (depth > 16) return NULL;
-  for (unsigned i = 0; i < c->nbases; i++) {
-    eql_classref ref;
-    int root;
-    if (resolve_base(idx, f, c->bases[i], &ref, &root) != 1 || !ref.cls) continue;
-    const eql_func *m = own_method(ref.cls, name);
-    if (!m) m = base_method(idx, ref.facts, ref.cls, name, depth + 1);
-    if (m) return m;
-  }
-  return NULL;
-}
 
 /* Is `name` declared as a field (or any class-body name) in `c` or a known base class? */
 static int has_field(const eql_index *idx, const eql_facts *f, const eql_class *c,
@@ -127,7 +63,7 @@ static int has_field(const eql_index *idx, const eql_facts *f, const eql_class *
   for (unsigned i = 0; i < c->nbases; i++) {
     eql_classref ref;
     int root;
-    if (resolve_base(idx, f, c->bases[i], &ref, &root) != 1 || !ref.cls) continue;
+    if (eql_ru_resolve_base(idx, f, c->bases[i], &ref, &root) != 1 || !ref.cls) continue;
     if (has_field(idx, ref.facts, ref.cls, name, depth + 1)) return 1;
   }
   return 0;
@@ -157,8 +93,8 @@ static const eql_func *bound_method(state *st, const eql_expr *value) {
   const char *g = value->name;
   if (g[0] == '_' && g[1] == '_') return NULL; /* dunders: Equinox does not wrap them either */
   if (has_field(st->ctx->index, f, st->cls, g, 0)) return NULL;
-  const eql_func *m = own_method(st->cls, g);
-  if (!m) m = base_method(st->ctx->index, f, st->cls, g, 0);
+  const eql_func *m = eql_ru_own_method(st->cls, g);
+  if (!m) m = eql_ru_base_method(st->ctx->index, f, st->cls, g, NULL);
   if (!m || !m->cls || not_bound(m)) return NULL;
   if (!m->nparams || m->params[0].kind == EQL_P_VARARGS) return NULL;
   return m;
@@ -212,7 +148,7 @@ void eql_check_EQX010(eql_ctx *ctx) {
   for (unsigned i = 0; i < f->classes.n; i++) {
     const eql_class *c = f->classes.items[i];
     eql_classref self = {f, c, NULL};
-    const eql_func *init = own_method(c, "__init__");
+    const eql_func *init = eql_ru_own_method(c, "__init__");
     if (!init || !init->nparams || !init->params[0].name) continue;
     if (init->params[0].kind == EQL_P_VARARGS || init->params[0].kind == EQL_P_VARKW) continue;
     if (eql_index_is_module(ctx->index, &self) != EQL_YES) continue;

@@ -46,79 +46,13 @@
 #include <string.h>
 
 #include "eqlint/ctx.h"
+#include "rule_util.h"
 #include "eqlint/value.h"
 
-static const eql_func *own_method(const eql_class *c, const char *name) {
-  for (unsigned i = 0; i < c->nmethods; i++)
-    if (!strcmp(c->methods[i]->name, name)) return c->methods[i];
-  return NULL;
-}
 
-/* Bases that neither declare fields nor define `__init__`. */
-static int harmless_base(const char *canon) {
-  static const char *const names[] = {"typing.Generic", "typing.Protocol", "abc.ABC", "object",
-                                      "typing_extensions.Protocol", NULL};
-  for (int i = 0; names[i]; i++)
-    if (!strcmp(canon, names[i])) return 1;
-  return 0;
-}
 
-/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
- * threads: another file's facts must only be read). */
-static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
-  if (!e) return NULL;
-  if (e->kind == EQL_E_NAME) {
-    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
-    if (!b) return e->canon;
-    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
-  }
-  return e->kind == EQL_E_ATTR ? e->canon : NULL;
-}
 
-/* The class a base-class expression names: 1 with *out filled, 0 when it is
- * `equinox.Module` or a harmless base (*is_root tells which), -1 when unknown. */
-static int resolve_base(const eql_index *idx, const eql_facts *f, const eql_expr *b,
-                        eql_classref *out, int *is_module_root) {
-  memset(out, 0, sizeof *out);
-  *is_module_root = 0;
-  if (b && b->kind == EQL_E_SUBSCRIPT) b = b->a;
-  if (!b) return -1;
-  const char *canon = ro_canon(f, b);
-  if (canon && !strcmp(canon, "equinox.Module")) {
-    *is_module_root = 1;
-    return 0;
-  }
-  if (canon && harmless_base(canon)) return 0;
-  if (canon) return eql_index_resolve(idx, f, canon, out) ? 1 : -1;
-  if (b->kind == EQL_E_NAME) {
-    const eql_binding *bd = eql_facts_lookup(f, b->name, b->scope, b->start);
-    if (bd && bd->kind == EQL_B_CLASS && bd->cls) {
-      out->facts = f;
-      out->cls = bd->cls;
-      return 1;
-    }
-  }
-  return -1;
-}
 
-/* A method `name` of a base class of `c` (depth-first, left to right) and its file. */
-static const eql_func *base_method(const eql_index *idx, const eql_facts *f, const eql_class *c,
-                                   const char *name, const eql_facts **in, int depth) {
-  if (depth > 16) return NULL;
-  for (unsigned i = 0; i < c->nbases; i++) {
-    eql_classref ref;
-    int root;
-    if (resolve_base(idx, f, c->bases[i], &ref, &root) != 1 || !ref.cls) continue;
-    const eql_func *m = own_method(ref.cls, name);
-    if (m) {
-      *in = ref.facts;
-      return m;
-    }
-    m = base_method(idx, ref.facts, ref.cls, name, in, depth + 1);
-    if (m) return m;
-  }
-  return NULL;
-}
 
 #define MAXF 256
 
@@ -175,7 +109,7 @@ static int not_a_field(const eql_facts *f, const eql_expr *an) {
   if (!an) return 0;
   const eql_expr *h = an->kind == EQL_E_SUBSCRIPT ? an->a : an;
   if (!h) return 0;
-  const char *canon = ro_canon(f, h);
+  const char *canon = eql_facts_canon_ro(f, h);
   const char *n = canon ? strrchr(canon, '.') : NULL;
   n = n ? n + 1 : canon ? canon : (h->kind == EQL_E_NAME || h->kind == EQL_E_ATTR) ? h->name : NULL;
   return n && (!strcmp(n, "AbstractVar") || !strcmp(n, "AbstractClassVar") ||
@@ -210,7 +144,7 @@ static int collect_fields(analysis *a, const eql_facts *f, const eql_class *c, i
   for (unsigned i = 0; i < c->nbases; i++) {
     eql_classref ref;
     int root;
-    int r = resolve_base(a->ctx->index, f, c->bases[i], &ref, &root);
+    int r = eql_ru_resolve_base(a->ctx->index, f, c->bases[i], &ref, &root);
     if (r < 0 || (r == 1 && !ref.cls)) return -1;
     if (r == 1 && collect_fields(a, ref.facts, ref.cls, depth + 1) < 0) return -1;
   }
@@ -223,7 +157,7 @@ static int effective_init(const eql_index *idx, const eql_facts *f, const eql_cl
                           const eql_func **fn, const eql_facts **in, const eql_class **owner,
                           int depth) {
   if (depth > 16) return -1;
-  const eql_func *own = own_method(c, "__init__");
+  const eql_func *own = eql_ru_own_method(c, "__init__");
   if (own) {
     *fn = own;
     *in = f;
@@ -233,14 +167,14 @@ static int effective_init(const eql_index *idx, const eql_facts *f, const eql_cl
   for (unsigned i = 0; i < c->nbases; i++) {
     eql_classref ref;
     int root;
-    int r = resolve_base(idx, f, c->bases[i], &ref, &root);
+    int r = eql_ru_resolve_base(idx, f, c->bases[i], &ref, &root);
     if (r < 0) return -1;
     if (r == 0) {
       if (root) return 0;
       continue;
     }
     if (!ref.cls) return -1; /* an equinox.nn layer: its __init__ is not visible */
-    if (own_method(ref.cls, "__init__") || eql_index_is_module(idx, &ref) == EQL_YES)
+    if (eql_ru_own_method(ref.cls, "__init__") || eql_index_is_module(idx, &ref) == EQL_YES)
       return effective_init(idx, ref.facts, ref.cls, fn, in, owner, depth + 1);
   }
   return -1;
@@ -255,7 +189,7 @@ static int is_abstract(const eql_facts *f, const eql_class *c) {
   for (unsigned i = 0; i < c->nmethods; i++)
     for (unsigned k = 0; k < c->methods[i]->ndecorators; k++) {
       const eql_expr *d = c->methods[i]->decorators[k];
-      const char *canon = ro_canon(f, d);
+      const char *canon = eql_facts_canon_ro(f, d);
       const char *n = canon ? canon : d->name;
       if (n && strstr(n, "abstractmethod")) return 1;
     }
@@ -309,7 +243,7 @@ static void dataclass_sets(fnctx *fc, fset *st, const eql_facts *f, const eql_cl
   for (unsigned i = 0; i < c->nbases; i++) {
     eql_classref ref;
     int root;
-    if (resolve_base(fc->a->ctx->index, f, c->bases[i], &ref, &root) == 1 && ref.cls)
+    if (eql_ru_resolve_base(fc->a->ctx->index, f, c->bases[i], &ref, &root) == 1 && ref.cls)
       dataclass_sets(fc, st, ref.facts, ref.cls, depth + 1);
   }
 }
@@ -338,7 +272,7 @@ static const eql_class *first_base(fnctx *fc, const eql_facts **bf) {
   for (unsigned i = 0; i < c->nbases; i++) {
     eql_classref ref;
     int root;
-    int r = resolve_base(fc->a->ctx->index, fc->f, c->bases[i], &ref, &root);
+    int r = eql_ru_resolve_base(fc->a->ctx->index, fc->f, c->bases[i], &ref, &root);
     if (r < 0 || (r == 1 && !ref.cls)) return NULL;
     if (r == 0 && root) return NULL; /* equinox.Module.__init__: sets nothing */
     if (r == 1) {
@@ -417,7 +351,7 @@ static void scan_expr(const eql_expr *e, void *ud) {
         for (unsigned i = 0; i < c->nbases; i++) {
           eql_classref ref;
           int root;
-          if (resolve_base(a->ctx->index, fc->f, c->bases[i], &ref, &root) == 0 && root) direct = 1;
+          if (eql_ru_resolve_base(a->ctx->index, fc->f, c->bases[i], &ref, &root) == 0 && root) direct = 1;
         }
         if (!direct) a->unknown = 1;
       } else {
@@ -428,7 +362,7 @@ static void scan_expr(const eql_expr *e, void *ud) {
     if (obj && is_self(fc, a0)) { /* Base.__init__(self, ...) */
       eql_classref ref;
       int root;
-      int r = resolve_base(a->ctx->index, fc->f, obj, &ref, &root);
+      int r = eql_ru_resolve_base(a->ctx->index, fc->f, obj, &ref, &root);
       if (r == 1 && ref.cls) parent_init(fc, sc->st, ref.facts, ref.cls);
       else if (!(r == 0 && root)) a->unknown = 1;
       return;
@@ -437,10 +371,10 @@ static void scan_expr(const eql_expr *e, void *ud) {
   /* self.helper(...) */
   if (callee->kind == EQL_E_ATTR && callee->name && is_self(fc, callee->a)) {
     const eql_facts *mf = a->cls_facts;
-    const eql_func *m = own_method(a->cls, callee->name);
+    const eql_func *m = eql_ru_own_method(a->cls, callee->name);
     if (!m) {
       const eql_facts *bf = NULL;
-      m = base_method(a->ctx->index, a->cls_facts, a->cls, callee->name, &bf, 0);
+      m = eql_ru_base_method(a->ctx->index, a->cls_facts, a->cls, callee->name, &bf);
       mf = bf;
     }
     if (m && mf && m->nparams) {

@@ -84,17 +84,6 @@ static int is_instance_method(const eql_func *fn) {
          fn->params[0].kind != EQL_P_VARARGS;
 }
 
-/* Canonical name of a NAME/ATTR without writing to the facts' arena (rules run on several
- * threads: another file's facts must only be read). */
-static const char *ro_canon(const eql_facts *f, const eql_expr *e) {
-  if (!e) return NULL;
-  if (e->kind == EQL_E_NAME) {
-    const eql_binding *b = eql_facts_lookup(f, e->name, e->scope, e->start);
-    if (!b) return e->canon;
-    return b->kind == EQL_B_IMPORT ? b->canon : NULL;
-  }
-  return e->kind == EQL_E_ATTR ? e->canon : NULL;
-}
 
 /* A plain Python class: certainly not an equinox.Module and not a registered pytree. */
 static int is_plain_class(state *st, const eql_facts *f, const eql_class *c, int depth) {
@@ -104,13 +93,13 @@ static int is_plain_class(state *st, const eql_facts *f, const eql_class *c, int
   for (unsigned i = 0; i < c->ndecorators; i++) {
     const eql_expr *d = c->decorators[i];
     if (d->kind == EQL_E_CALL) d = d->a;
-    const char *canon = ro_canon(f, d);
+    const char *canon = eql_facts_canon_ro(f, d);
     if (canon && !strcmp(canon, "dataclasses.dataclass")) continue;
     return 0;
   }
   for (unsigned i = 0; i < c->nbases; i++) {
     const eql_expr *b = c->bases[i];
-    const char *canon = ro_canon(f, b);
+    const char *canon = eql_facts_canon_ro(f, b);
     if (canon && !strcmp(canon, "abc.ABC")) continue;
     if (!canon && b->kind == EQL_E_NAME && !strcmp(b->name, "object") &&
         !eql_facts_lookup(f, "object", b->scope, b->start))
@@ -135,7 +124,7 @@ static int is_plain_class(state *st, const eql_facts *f, const eql_class *c, int
   /* jax.tree_util.register_pytree_node(Cls, ...) and friends anywhere in the file */
   for (unsigned i = 0; i < f->calls.n; i++) {
     const eql_expr *call = f->calls.items[i];
-    const char *canon = ro_canon(f, call->a);
+    const char *canon = eql_facts_canon_ro(f, call->a);
     if (!canon || strncmp(canon, "jax.tree_util.register", 22)) continue;
     const eql_expr *a0 = eql_call_arg(call, 0, NULL);
     if (a0 && a0->kind == EQL_E_NAME && !strcmp(a0->name, c->name)) return 0;

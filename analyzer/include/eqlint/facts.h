@@ -250,6 +250,9 @@ const char *eql_expr_text(const eql_facts *f, const eql_expr *e);
 /* Canonical name of an expression if it is a (possibly re-bound) reference to an import, or
  * NULL. Follows `j = jax.jit` module-level re-bindings. */
 const char *eql_facts_canon(const eql_facts *f, const eql_expr *e);
+/* The same without following re-bindings and without allocating: safe on another file's
+ * facts while rules run on several threads (an import name, or an attribute chain of one). */
+const char *eql_facts_canon_ro(const eql_facts *f, const eql_expr *e);
 /* The binding of `name` visible at byte `pos` in `scope` (walking out to enclosing functions
  * and the module), or NULL. */
 const eql_binding *eql_facts_lookup(const eql_facts *f, const char *name, eql_func *scope,
