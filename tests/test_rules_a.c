@@ -4,28 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_helpers.h"
 #include "cunit_main.h"
+
+#define run eql_test_check
+#define count eql_test_count
 #include "eqlint/check.h"
 
-static eql_diag_list run(const char *code) {
-  eql_project *p = eql_project_new();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-  CU_ASSERT_EQUAL(eql_project_add_source(p, "t.py", code, strlen(code)), 0);
-  eql_ruleset rs;
-  eql_ruleset_all(&rs);
-  eql_diag_list out;
-  eql_diag_list_init(&out);
-  CU_ASSERT_EQUAL(eql_project_run(p, &rs, &out), 0);
-  eql_project_free(p);
-  return out;
-}
 
-static int count(const eql_diag_list *l, const char *code) {
-  int n = 0;
-  for (size_t i = 0; i < l->n; i++)
-    if (!strcmp(eql_rules[l->items[i].rule].code, code)) n++;
-  return n;
-}
 
 /* The first diagnostic of `code`, or NULL. */
 static const eql_diag *first(const eql_diag_list *l, const char *code) {
