@@ -57,6 +57,16 @@ void eql_check_EQX001(eql_ctx *ctx) {
     if (m.kind != EQL_V_MODULE || m.nonarray != EQL_YES) continue;
     const char *arg_text = eql_expr_snippet(f, arg, 40);
     const char *cls = eql_classref_name(&m.cls);
+    if (f->is_c) {
+      /* the C front end lowered eqx_opt_init(opt, model, &state) to opt.init(model) */
+      eql_report(ctx, call->start, call->end,
+                 "initialise on the arrays only: `eqx_filter(model, eqx_is_array, &params)`, "
+                 "then `eqx_opt_init(opt, params, &state)`",
+                 "`eqx_opt_init` receives `%s`, an instance of `%s` with non-array leaves that "
+                 "the optimiser cannot handle: %s",
+                 arg_text, cls, m.why ? m.why : "it holds functions, strings, bools or floats");
+      continue;
+    }
     eql_report(ctx, call->start, call->end,
                is_init ? "initialise on the arrays only: "
                          "`optim.init(eqx.filter(model, eqx.is_array))`"

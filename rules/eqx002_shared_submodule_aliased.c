@@ -242,7 +242,11 @@ void eql_check_EQX002(eql_ctx *ctx) {
   eql_facts_visit_exprs(ctx->facts, repeated_expr, &st);
   if (st.n > 1) qsort(st.items, st.n, sizeof *st.items, cmp_place);
   const eql_facts *f = ctx->facts;
-  const char *help = "to share weights, use `eqx.nn.Shared`; otherwise build a separate layer for each place";
+  const char *help = ctx->facts->is_c
+                         ? "to share weights, use `eqx_shared`; otherwise build a separate layer "
+                           "for each place"
+                         : "to share weights, use `eqx.nn.Shared`; otherwise build a separate "
+                           "layer for each place";
   for (size_t i = 0; i < st.n; i++) {
     placement *p = &st.items[i];
     if (p->repeated) {
@@ -258,10 +262,18 @@ void eql_check_EQX002(eql_ctx *ctx) {
       if (q->key != p->key || q->repeated) continue;
       if ((q->list || p->list) && (!q->list || !p->list || strcmp(q->list, p->list))) continue;
       if (q->e->stmt && p->e->stmt && exclusive(q->e->stmt, p->e->stmt)) continue;
-      eql_diag *d = eql_report(ctx, p->e->start, p->e->end, help,
-                               "`%s` is stored twice in one model: in %s and in %s; after flattening "
-                               "they become two independent copies",
-                               eql_expr_snippet(f, p->e, 40), q->where, p->where);
+      eql_diag *d =
+          strcmp(q->where, p->where)
+              ? eql_report(ctx, p->e->start, p->e->end, help,
+                           "`%s` is stored twice in one model: in %s and in %s; after "
+                           "flattening they become two independent copies",
+                           eql_expr_snippet(f, p->e, 40), q->where, p->where)
+              : eql_report(ctx, p->e->start, p->e->end, help,
+                           "`%s` is stored twice in %s%s; after flattening the two places are "
+                           "two independent copies",
+                           eql_expr_snippet(f, p->e, 40),
+                           strncmp(p->where, "an argument of ", 15) ? "" : "the arguments of ",
+                           strncmp(p->where, "an argument of ", 15) ? p->where : p->where + 15);
       if (d)
         eql_diag_set_related(d, f->src, q->e->start, q->e->end,
                              eql_arena_printf(ctx->scratch, "first stored here, in %s", q->where));

@@ -63,6 +63,20 @@ static const char *twin(const char *t) {
   return "eqx.filter_checkpoint";
 }
 
+/* libeqx's spelling, for C files (the C front end lowers eqx_jit to jax.jit ...). */
+static const char *c_name(const char *t) {
+  if (!strcmp(t, "jax.jit")) return "eqx_jit";
+  if (!strcmp(t, "jax.grad") || !strcmp(t, "jax.value_and_grad")) return "eqx_value_and_grad";
+  if (!strcmp(t, "jax.vmap")) return "eqx_vmap";
+  return t;
+}
+
+static const char *c_twin(const char *t) {
+  if (!strcmp(t, "jax.jit")) return "eqx_filter_jit";
+  if (!strcmp(t, "jax.grad") || !strcmp(t, "jax.value_and_grad")) return "eqx_filter_value_and_grad";
+  return "eqx_filter_jit";
+}
+
 static int is_grad(const char *t) {
   return !strcmp(t, "jax.grad") || !strcmp(t, "jax.value_and_grad") || !strcmp(t, "jax.hessian") ||
          !strcmp(t, "jax.jacfwd") || !strcmp(t, "jax.jacrev");
@@ -172,22 +186,24 @@ static void report(state *st, site *s, const char *argname, const eql_value *v, 
   const eql_facts *f = st->ctx->facts;
   const char *fname = s->func ? s->func->name : NULL;
   const char *cls = eql_classref_name(&v->cls);
+  const char *shown = f->is_c ? c_name(s->transform) : s->transform;
+  const char *fix = f->is_c ? c_twin(s->transform) : twin(s->transform);
   if (as_static) {
     const eql_expr *kw = static_kw(s);
     const eql_expr *at = kw ? kw : s->site;
     eql_report(st->ctx, at->start, at->end,
                eql_arena_printf(st->ctx->scratch, "use `%s` and drop static_argnums/static_argnames: "
-                                "it treats every non-array leaf as static already", twin(s->transform)),
+                                "it treats every non-array leaf as static already", fix),
                "`%s` marks `%s` (an instance of the Module `%s`) static: JAX must hash it, and its "
                "arrays are not hashable", eql_expr_snippet(f, s->site, 60), argname, cls);
     return;
   }
   eql_report(st->ctx, s->site->start, s->site->end,
              eql_arena_printf(st->ctx->scratch, "use `%s`, which traces the arrays and treats "
-                              "every other leaf as static", twin(s->transform)),
+                              "every other leaf as static", fix),
              "`%s`%s%s%s receives `%s`, an instance of `%s`, whose non-array leaves are not valid "
              "JAX types: %s",
-             s->transform, fname ? " over `" : "", fname ? fname : "", fname ? "`" : "", argname, cls,
+             shown, fname ? " over `" : "", fname ? fname : "", fname ? "`" : "", argname, cls,
              v->why ? v->why : "it holds functions, strings, bools or floats");
 }
 

@@ -2000,6 +2000,7 @@ eql_facts *eql_c_facts(const eql_source *src, const char **err) {
   f->arena = arena;
   f->src = src;
   f->module_name = "";
+  f->is_c = true;
 
   argv_buf args = {0};
   if (build_flags(src->path, &args) < 0) {

@@ -211,6 +211,7 @@ typedef struct eql_facts {
   const eql_source *src;
   const char *module_name;  /* dotted module name of the file ("pkg.model"), or "" */
   bool is_package_init;     /* __init__.py: relative imports resolve against itself */
+  bool is_c;                /* C source lowered by the C front end: messages use libeqx's names */
   eql_block body;           /* module-level statements */
   eql_vec classes;          /* every eql_class *, nested ones too, in source order */
   eql_vec funcs;            /* every eql_func *, methods and lambdas too */
