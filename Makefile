@@ -40,7 +40,7 @@ test-valgrind: build
 	  $$(ls $(BUILD)/tests/test_lsp* 2>/dev/null | grep -v '\.')
 
 test-fuzz-smoke: build
-	FUZZ_SECONDS=$${FUZZ_SECONDS:-15} bash fuzz/run.sh
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-12} bash fuzz/run.sh
 
 fuzz: build
 	bash fuzz/run.sh
