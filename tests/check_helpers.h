@@ -28,4 +28,19 @@ static inline int eql_test_count(const eql_diag_list *l, const char *code) {
   return n;
 }
 
+/* The k-th (0-based) diagnostic of `code`, or NULL. */
+static inline const eql_diag *eql_test_nth(const eql_diag_list *l, const char *code, int k) {
+  for (size_t i = 0; i < l->n; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code) && k-- == 0) return &l->items[i];
+  return NULL;
+}
+
+/* The lines of the diagnostics of `code` (at most max); returns how many. */
+static inline int eql_test_lines(const eql_diag_list *l, const char *code, int *lines, int max) {
+  int n = 0;
+  for (size_t i = 0; i < l->n && n < max; i++)
+    if (!strcmp(eql_rules[l->items[i].rule].code, code)) lines[n++] = (int)l->items[i].span.line;
+  return n;
+}
+
 #endif

@@ -9,16 +9,14 @@
 
 #define run eql_test_check
 #define count eql_test_count
+#define first(l, code) eql_test_nth(l, code, 0)
+#define nth eql_test_nth
+#define lines_of eql_test_lines
 #include "eqlint/check.h"
 
 
 
 /* The first diagnostic of `code`, or NULL. */
-static const eql_diag *first(const eql_diag_list *l, const char *code) {
-  for (size_t i = 0; i < l->n; i++)
-    if (!strcmp(eql_rules[l->items[i].rule].code, code)) return &l->items[i];
-  return NULL;
-}
 
 #define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport optax\n" \
              "from typing import Callable\n"

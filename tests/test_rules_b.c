@@ -9,24 +9,16 @@
 
 #define run eql_test_check
 #define count eql_test_count
+#define first(l, code) eql_test_nth(l, code, 0)
+#define nth eql_test_nth
+#define lines_of eql_test_lines
 #include "eqlint/check.h"
 
 
 
 /* The first diagnostic of `code`, or NULL. */
-static const eql_diag *first(const eql_diag_list *l, const char *code) {
-  for (size_t i = 0; i < l->n; i++)
-    if (!strcmp(eql_rules[l->items[i].rule].code, code)) return &l->items[i];
-  return NULL;
-}
 
 /* The lines of the diagnostics of `code`, in order, into lines[max]; returns how many. */
-static int lines_of(const eql_diag_list *l, const char *code, int *lines, int max) {
-  int n = 0;
-  for (size_t i = 0; i < l->n && n < max; i++)
-    if (!strcmp(eql_rules[l->items[i].rule].code, code)) lines[n++] = (int)l->items[i].span.line;
-  return n;
-}
 
 #define HEAD "import equinox as eqx\nimport jax\nimport jax.numpy as jnp\nimport numpy as np\n" \
              "from typing import Callable\n"
