@@ -35,10 +35,11 @@ grep -q "unknown option '--bogus'" "$dir/err" || { echo "FAIL: the option is nam
 
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}'
 open='{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"untitled:a","languageId":"python","version":1,"text":"import optax\nimport equinox as eqx\nm = eqx.nn.MLP(2, 2, 8, 2, key=k)\ns = optax.adam(1e-3).init(m)\n"}}}'
+fixall='{"jsonrpc":"2.0","id":3,"method":"textDocument/codeAction","params":{"textDocument":{"uri":"untitled:a"},"range":{"start":{"line":0,"character":0},"end":{"line":0,"character":0}},"context":{"diagnostics":[],"only":["source.fixAll"]}}}'
 shut='{"jsonrpc":"2.0","id":2,"method":"shutdown"}'
 exit_='{"jsonrpc":"2.0","method":"exit"}'
 
-{ frame "$init"; frame "$open"; frame "$shut"; frame "$exit_"; } |
+{ frame "$init"; frame "$open"; frame "$fixall"; frame "$shut"; frame "$exit_"; } |
   "$eqlint" server --stdio >"$dir/out" 2>"$dir/err"
 expect "shutdown then exit: status 0" $? 0
 # stdout holds framed messages only: every line is a header, a blank or a JSON body
@@ -46,6 +47,11 @@ bad=$(tr -d '\r' <"$dir/out" | sed 's/}Content-Length/}\nContent-Length/g' |
       grep -cv '^Content-Length: [0-9]*$\|^$\|^{.*}$')
 expect "stdout carries only framed messages" "$bad" 0
 grep -q '"code":"EQX001"' "$dir/out" || { echo "FAIL: the buffer's EQX001 is published"; fail=1; }
+grep -q '"codeActionKinds":\["quickfix","source.fixAll.eqlint"\]' "$dir/out" ||
+  { echo "FAIL: the capabilities list the quick fixes and the fix-all action"; fail=1; }
+grep -q '"kind":"source.fixAll.eqlint"' "$dir/out" &&
+  grep -q '"newText":"eqx.filter(m, eqx.is_array)"' "$dir/out" ||
+  { echo "FAIL: fix-all (only: source.fixAll) wraps m in eqx.filter"; fail=1; }
 
 { frame "$init"; frame "$exit_"; } | "$eqlint" server >"$dir/out" 2>"$dir/err"
 expect "exit without shutdown: status 1" $? 1

@@ -334,7 +334,10 @@ static void test_initialize_capabilities(void) {
   CU_ASSERT_EQUAL(json_integer_value(json_object_get(sync, "change")), 2);
   CU_ASSERT_TRUE(json_is_true(json_object_get(sync, "openClose")));
   CU_ASSERT_TRUE(json_is_true(json_object_get(caps, "hoverProvider")));
-  CU_ASSERT_PTR_NOT_NULL(json_object_get(caps, "codeActionProvider"));
+  json_t *kinds = json_object_get(json_object_get(caps, "codeActionProvider"), "codeActionKinds");
+  CU_ASSERT_EQUAL(json_array_size(kinds), 2);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(kinds, 0)), "quickfix");
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(kinds, 1)), "source.fixAll.eqlint");
   /* a second initialize is refused */
   send_json(c, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{}}");
   r = wait_response(c, 2);
@@ -458,16 +461,47 @@ static void test_hover_shows_rule_doc(void) {
   client_free(c);
 }
 
-/* Requests code actions at (line, ch); returns the result array (owned by the client). */
-static json_t *code_actions(client *c, int id, int line, int ch) {
+/* Requests code actions over [l0:c0, l1:c1] with context.only = `only` (a JSON array, or
+ * NULL to leave it out); returns the result array (owned by the client). */
+static json_t *code_actions_span(client *c, int id, int l0, int c0, int l1, int c1,
+                                 const char *only) {
   send_json(c,
             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"textDocument/codeAction\",\"params\":{"
             "\"textDocument\":{\"uri\":\"%s\"},\"range\":{\"start\":{\"line\":%d,\"character\":"
-            "%d},\"end\":{\"line\":%d,\"character\":%d}},\"context\":{\"diagnostics\":[]}}}",
-            id, URI, line, ch, line, ch);
+            "%d},\"end\":{\"line\":%d,\"character\":%d}},\"context\":{\"diagnostics\":[]%s%s}}}",
+            id, URI, l0, c0, l1, c1, only ? ",\"only\":" : "", only ? only : "");
   json_t *r = wait_response(c, id);
   CU_ASSERT_PTR_NOT_NULL_FATAL(r);
   return json_object_get(r, "result");
+}
+
+static json_t *code_actions_only(client *c, int id, int line, int ch, const char *only) {
+  return code_actions_span(c, id, line, ch, line, ch, only);
+}
+
+/* Requests code actions at (line, ch); returns the result array (owned by the client). */
+static json_t *code_actions(client *c, int id, int line, int ch) {
+  return code_actions_only(c, id, line, ch, NULL);
+}
+
+static const char *title_of(json_t *action) {
+  const char *t = json_string_value(json_object_get(action, "title"));
+  return t ? t : "";
+}
+
+static const char *kind_of(json_t *action) {
+  const char *k = json_string_value(json_object_get(action, "kind"));
+  return k ? k : "";
+}
+
+/* The first action whose title starts with `prefix`, or NULL. */
+static json_t *action_titled(json_t *acts, const char *prefix) {
+  size_t i;
+  json_t *a;
+  json_array_foreach(acts, i, a) {
+    if (!strncmp(title_of(a), prefix, strlen(prefix))) return a;
+  }
+  return NULL;
 }
 
 /* The single TextEdit of an action for URI. */
@@ -489,12 +523,15 @@ static void test_code_action_noqa(void) {
   initialize(c, NULL);
   open_doc(c, URI, SAMPLE);
   wait_diags(c, URI);
+  /* EQX001 has a fix: it comes first, then the suppression, then the document's fix-all */
   json_t *acts = code_actions(c, 2, 5, 10);
-  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 1);
-  json_t *a = json_array_get(acts, 0);
-  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "title")),
-                         "Suppress EQX001 with `# noqa: EQX001`");
-  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "kind")), "quickfix");
+  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 3);
+  CU_ASSERT_STRING_EQUAL(title_of(json_array_get(acts, 0)),
+                         "Wrap `model` in `eqx.filter(..., eqx.is_array)`");
+  CU_ASSERT_STRING_EQUAL(kind_of(json_array_get(acts, 2)), "source.fixAll.eqlint");
+  json_t *a = json_array_get(acts, 1);
+  CU_ASSERT_STRING_EQUAL(title_of(a), "Suppress EQX001 with `# noqa: EQX001`");
+  CU_ASSERT_STRING_EQUAL(kind_of(a), "quickfix");
   CU_ASSERT_EQUAL(json_array_size(json_object_get(a, "diagnostics")), 1);
   json_t *e = action_edit(a);
   CU_ASSERT_EQUAL(range_at(e, "start", "line"), 5);
@@ -503,7 +540,7 @@ static void test_code_action_noqa(void) {
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "newText")), " # noqa: EQX001");
   apply_edit(c, 2, e);
   CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 0); /* the suppression works */
-  /* nothing left to suppress there */
+  /* nothing left to suppress there, nor to fix anywhere */
   CU_ASSERT_EQUAL(json_array_size(code_actions(c, 3, 5, 10)), 0);
   /* away from any finding: no action */
   CU_ASSERT_EQUAL(json_array_size(code_actions(c, 4, 0, 0)), 0);
@@ -519,25 +556,329 @@ static void test_code_action_extends_noqa_list(void) {
            (int)(sizeof SAMPLE - 1 - strlen("state = optim.init(model)\n")), SAMPLE);
   open_doc(c, URI, text);
   CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 1);
-  json_t *acts = code_actions(c, 2, 5, 9);
-  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 1);
-  json_t *e = action_edit(json_array_get(acts, 0));
+  json_t *acts = code_actions_only(c, 2, 5, 9, "[\"quickfix\"]");
+  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 2);
+  json_t *noqa = action_titled(acts, "Suppress EQX001");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(noqa);
+  json_t *e = action_edit(noqa);
   CU_ASSERT_EQUAL(range_at(e, "start", "character"), 39); /* after "E501" */
   CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "newText")), ", EQX001");
   apply_edit(c, 2, e);
   CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 0);
-  /* only=["source"] asks for another kind of action: none */
-  send_json(c,
-            "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"textDocument/codeAction\",\"params\":{"
-            "\"textDocument\":{\"uri\":\"%s\"},\"range\":{\"start\":{\"line\":5,\"character\":9},"
-            "\"end\":{\"line\":5,\"character\":9}},\"context\":{\"diagnostics\":[],\"only\":["
-            "\"source.organizeImports\"]}}}",
-            URI);
-  json_t *r = wait_response(c, 3);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-  CU_ASSERT_EQUAL(json_array_size(json_object_get(r, "result")), 0);
+  /* only=["source.organizeImports"] asks for another kind of action: none */
+  CU_ASSERT_EQUAL(json_array_size(code_actions_only(c, 3, 5, 9, "[\"source.organizeImports\"]")),
+                  0);
   shutdown_exit(c, 4);
   client_free(c);
+}
+
+/* `text` after TextEdits whose positions (in `enc`) all refer to `text`, as the protocol
+ * defines a WorkspaceEdit's edits of one document: applied from the last to the first. */
+static char *apply_text_edits(const char *text, json_t *edits, eql_lsp_encoding enc) {
+  size_t n = strlen(text), k = json_array_size(edits);
+  char *cur = strdup(text);
+  for (size_t i = k; i-- > 0;) {
+    json_t *e = json_array_get(edits, i);
+    uint32_t a = eql_lsp_offset_of(text, n, (uint32_t)range_at(e, "start", "line"),
+                                   (uint32_t)range_at(e, "start", "character"), enc, NULL);
+    uint32_t b = eql_lsp_offset_of(text, n, (uint32_t)range_at(e, "end", "line"),
+                                   (uint32_t)range_at(e, "end", "character"), enc, NULL);
+    const char *ins = json_string_value(json_object_get(e, "newText"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ins);
+    CU_ASSERT_TRUE_FATAL(a <= b && b <= strlen(cur));
+    char *next = NULL;
+    if (asprintf(&next, "%.*s%s%s", (int)a, cur, ins, cur + b) < 0) abort();
+    free(cur);
+    cur = next;
+  }
+  return cur;
+}
+
+/* Every edit of an action for URI. */
+static json_t *action_edits(json_t *action) {
+  return json_object_get(json_object_get(json_object_get(action, "edit"), "changes"), URI);
+}
+
+static const char PITFALL[] =
+    "import equinox as eqx\nimport jax\nimport optax\n\n\n"
+    "@jax.jit\n"
+    "def predict(model: eqx.nn.MLP, x):\n"
+    "    return model(x)\n\n\n"
+    "key = jax.random.PRNGKey(0)\n"
+    "model = eqx.nn.MLP(2, 2, 8, 2, key=key)\n"
+    "optim = optax.adam(1e-3)\n"
+    "y = predict(model, jax.numpy.zeros(2))\n"
+    "state = optim.init(model)\n";
+
+static void test_quick_fix_replaces_jit(void) {
+  client *c = client_start();
+  initialize(c, NULL);
+  open_doc(c, URI, PITFALL);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 2);
+  json_t *acts = code_actions_only(c, 2, 5, 3, "[\"quickfix\"]");
+  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 2); /* the fix, then the suppression */
+  json_t *a = json_array_get(acts, 0);
+  CU_ASSERT_STRING_EQUAL(title_of(a), "Replace `jax.jit` with `eqx.filter_jit`");
+  CU_ASSERT_STRING_EQUAL(kind_of(a), "quickfix");
+  CU_ASSERT_TRUE(json_is_true(json_object_get(a, "isPreferred")));
+  json_t *diags = json_object_get(a, "diagnostics");
+  CU_ASSERT_EQUAL_FATAL(json_array_size(diags), 1);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(diags, 0), "code")),
+                         "EQX003");
+  json_t *e = action_edit(a);
+  CU_ASSERT_EQUAL(range_at(e, "start", "line"), 5);
+  CU_ASSERT_EQUAL(range_at(e, "start", "character"), 1);
+  CU_ASSERT_EQUAL(range_at(e, "end", "line"), 5);
+  CU_ASSERT_EQUAL(range_at(e, "end", "character"), 8);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "newText")), "eqx.filter_jit");
+  CU_ASSERT_STRING_EQUAL(title_of(json_array_get(acts, 1)), "Suppress EQX003 with `# noqa: EQX003`");
+  apply_edit(c, 2, e);
+  json_t *left = wait_diags(c, URI);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(left), 1); /* EQX001 is still there */
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(left, 0), "code")),
+                         "EQX001");
+  shutdown_exit(c, 3);
+  client_free(c);
+
+  /* without `import equinox as eqx` the fix adds it too: two edits, both on the old text */
+  static const char bare[] = "import jax\nfrom equinox.nn import MLP\n\n\n"
+                             "@jax.jit\ndef predict(model: MLP, x):\n    return model(x)\n";
+  c = client_start();
+  initialize(c, NULL);
+  open_doc(c, URI, bare);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 1);
+  acts = code_actions(c, 2, 4, 2);
+  a = action_titled(acts, "Replace `jax.jit`");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  json_t *edits = action_edits(a);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(edits), 2);
+  char *after = apply_text_edits(bare, edits, EQL_LSP_UTF16);
+  CU_ASSERT_STRING_EQUAL(after, "import jax\nfrom equinox.nn import MLP\nimport equinox as eqx\n"
+                                "\n\n@eqx.filter_jit\ndef predict(model: MLP, x):\n"
+                                "    return model(x)\n");
+  /* the editor applies them last first, each as a change of its own */
+  change(c, URI, 2, range_at(json_array_get(edits, 1), "start", "line"),
+         range_at(json_array_get(edits, 1), "start", "character"),
+         range_at(json_array_get(edits, 1), "end", "line"),
+         range_at(json_array_get(edits, 1), "end", "character"),
+         json_string_value(json_object_get(json_array_get(edits, 1), "newText")));
+  apply_edit(c, 3, json_array_get(edits, 0));
+  CU_ASSERT_EQUAL(json_array_size(wait_version(c, URI, 3)), 0);
+  free(after);
+  shutdown_exit(c, 3);
+  client_free(c);
+}
+
+static void test_quick_fix_unsafe(void) {
+  static const char src[] = "import equinox as eqx\nimport jax\n\n\n"
+                            "class Frozen(eqx.Module):\n"
+                            "    w: jax.Array\n\n"
+                            "    def __init__(self, w):\n"
+                            "        self.w = jax.lax.stop_gradient(w)\n\n"
+                            "    def __call__(self, x):\n"
+                            "        return self.w * x\n";
+  client *c = client_start();
+  initialize(c, NULL);
+  open_doc(c, URI, src);
+  json_t *diags = wait_diags(c, URI);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(diags), 1);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(diags, 0), "code")),
+                         "EQX006");
+  /* offered, marked, never preferred; and no fix-all, which applies safe fixes only */
+  json_t *acts = code_actions(c, 2, 8, 20);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 2);
+  json_t *a = json_array_get(acts, 0);
+  CU_ASSERT_STRING_EQUAL(title_of(a), "Move `jax.lax.stop_gradient` from `__init__` to the uses "
+                                      "of `self.w` (unsafe)");
+  CU_ASSERT_STRING_EQUAL(kind_of(a), "quickfix");
+  CU_ASSERT_FALSE(json_is_true(json_object_get(a, "isPreferred")));
+  CU_ASSERT_PTR_NOT_NULL(action_titled(acts, "Suppress EQX006"));
+  json_t *edits = action_edits(a);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(edits), 2);
+  char *after = apply_text_edits(src, edits, EQL_LSP_UTF16);
+  CU_ASSERT_PTR_NOT_NULL(strstr(after, "        self.w = w\n"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(after, "        return jax.lax.stop_gradient(self.w) * x\n"));
+  free(after);
+  CU_ASSERT_EQUAL(json_array_size(code_actions_only(c, 3, 8, 20, "[\"source\"]")), 0);
+  shutdown_exit(c, 4);
+  client_free(c);
+}
+
+/* Two unused codes in one noqa comment: two findings whose fixes are the same edit (the
+ * whole comment goes) make one action that resolves both, not the same entry twice. */
+static void test_quick_fix_shared_by_two_findings(void) {
+  client *c = client_start();
+  initialize(c, NULL);
+  open_doc(c, URI, "import jax\nx = 1  # noqa: EQX001, EQX002\n");
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 2);
+  json_t *acts = code_actions_span(c, 2, 1, 0, 1, 30, "[\"quickfix\"]");
+  size_t nfix = 0, i;
+  json_t *a, *fix = NULL;
+  json_array_foreach(acts, i, a) {
+    if (!strcmp(title_of(a), "Remove the unused suppression comment")) {
+      nfix++;
+      fix = a;
+    }
+  }
+  CU_ASSERT_EQUAL_FATAL(nfix, 1);
+  CU_ASSERT_EQUAL(json_array_size(json_object_get(fix, "diagnostics")), 2);
+  CU_ASSERT_TRUE(json_is_true(json_object_get(fix, "isPreferred")));
+  json_t *e = action_edit(fix);
+  CU_ASSERT_EQUAL(range_at(e, "start", "character"), 5);
+  CU_ASSERT_EQUAL(range_at(e, "end", "character"), 29);
+  apply_edit(c, 2, e);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 0);
+  shutdown_exit(c, 3);
+  client_free(c);
+}
+
+static void test_fix_all_source_action(void) {
+  client *c = client_start();
+  initialize(c, NULL);
+  open_doc(c, URI, PITFALL);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 2);
+  static const char fixed[] =
+      "import equinox as eqx\nimport jax\nimport optax\n\n\n"
+      "@eqx.filter_jit\n"
+      "def predict(model: eqx.nn.MLP, x):\n"
+      "    return model(x)\n\n\n"
+      "key = jax.random.PRNGKey(0)\n"
+      "model = eqx.nn.MLP(2, 2, 8, 2, key=key)\n"
+      "optim = optax.adam(1e-3)\n"
+      "y = predict(model, jax.numpy.zeros(2))\n"
+      "state = optim.init(eqx.filter(model, eqx.is_array))\n";
+  /* asked for as a fix-on-save client asks: only the source action, wherever the cursor is */
+  json_t *acts = code_actions_only(c, 2, 0, 0, "[\"source.fixAll\"]");
+  CU_ASSERT_EQUAL_FATAL(json_array_size(acts), 1);
+  json_t *a = json_array_get(acts, 0);
+  CU_ASSERT_STRING_EQUAL(title_of(a), "Fix all eqlint problems");
+  CU_ASSERT_STRING_EQUAL(kind_of(a), "source.fixAll.eqlint");
+  json_t *e = action_edit(a); /* one edit: the region between the first and last change */
+  CU_ASSERT_EQUAL(range_at(e, "start", "line"), 5);
+  CU_ASSERT_EQUAL(range_at(e, "start", "character"), 1);
+  CU_ASSERT_EQUAL(range_at(e, "end", "line"), 14);
+  CU_ASSERT_EQUAL(range_at(e, "end", "character"), 24);
+  char *after = apply_text_edits(PITFALL, action_edits(a), EQL_LSP_UTF16);
+  CU_ASSERT_STRING_EQUAL(after, fixed);
+  free(after);
+  /* the hierarchy of kinds: "source" and the full kind ask for it, a sibling does not */
+  acts = code_actions_only(c, 3, 5, 3, "[\"source\"]");
+  CU_ASSERT_EQUAL(json_array_size(acts), 1);
+  CU_ASSERT_STRING_EQUAL(kind_of(json_array_get(acts, 0)), "source.fixAll.eqlint");
+  CU_ASSERT_EQUAL(json_array_size(code_actions_only(c, 4, 5, 3, "[\"source.fixAll.eqlint\"]")), 1);
+  CU_ASSERT_EQUAL(json_array_size(code_actions_only(c, 5, 5, 3, "[\"source.fix\"]")), 0);
+  /* quick fixes only: the fix and the suppression of the finding under the cursor */
+  acts = code_actions_only(c, 6, 5, 3, "[\"quickfix\"]");
+  CU_ASSERT_EQUAL(json_array_size(acts), 2);
+  for (size_t i = 0; i < json_array_size(acts); i++)
+    CU_ASSERT_STRING_EQUAL(kind_of(json_array_get(acts, i)), "quickfix");
+  /* both kinds asked for: both */
+  CU_ASSERT_EQUAL(json_array_size(code_actions_only(c, 7, 5, 3, "[\"quickfix\",\"source\"]")), 3);
+  /* the editor applies it: nothing is left, and so nothing is offered */
+  apply_edit(c, 2, e);
+  CU_ASSERT_EQUAL(json_array_size(wait_version(c, URI, 2)), 0);
+  CU_ASSERT_EQUAL(json_array_size(code_actions(c, 8, 5, 3)), 0);
+  shutdown_exit(c, 9);
+  client_free(c);
+}
+
+/* Fix positions after non-ASCII text: é is 2 bytes / 1 unit, 😀 4 bytes / 2 units. Line 5
+ * holds EQX001 (its fix wraps `model`), line 6 an unused noqa (EQX900, its fix removes it). */
+static void check_fix_positions(bool utf8) {
+  client *c = client_start();
+  initialize(c, utf8 ? ",\"capabilities\":{\"general\":{\"positionEncodings\":[\"utf-8\"]}}"
+                     : NULL);
+  char text[512];
+  snprintf(text, sizeof text,
+           "%.*sx = \"\xC3\xA9\xF0\x9F\x98\x80\"; state = optim.init(model)\n"
+           "y = \"\xF0\x9F\x98\x80\"  # noqa: EQX002\n",
+           (int)(sizeof SAMPLE - 1 - strlen("state = optim.init(model)\n")), SAMPLE);
+  open_doc(c, URI, text);
+  CU_ASSERT_EQUAL(json_array_size(wait_diags(c, URI)), 2);
+  eql_lsp_encoding enc = utf8 ? EQL_LSP_UTF8 : EQL_LSP_UTF16;
+  int start = utf8 ? 22 : 19; /* of `optim.init(model)`, as in check_non_ascii */
+  json_t *a = action_titled(code_actions(c, 2, 5, start + 12), "Wrap `model`");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  json_t *e = action_edit(a);
+  CU_ASSERT_EQUAL(range_at(e, "start", "line"), 5);
+  CU_ASSERT_EQUAL(range_at(e, "start", "character"), start + 11);
+  CU_ASSERT_EQUAL(range_at(e, "end", "character"), start + 16);
+  int q = utf8 ? 10 : 8; /* after `y = "😀"` */
+  a = action_titled(code_actions(c, 3, 6, q + 12), "Remove the unused suppression comment");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  e = action_edit(a);
+  CU_ASSERT_EQUAL(range_at(e, "start", "line"), 6);
+  CU_ASSERT_EQUAL(range_at(e, "start", "character"), q);
+  CU_ASSERT_EQUAL(range_at(e, "end", "line"), 6);
+  CU_ASSERT_EQUAL(range_at(e, "end", "character"), q + 16);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "newText")), "");
+  /* the fix-all edit spans both lines; applied in the same encoding it gives both fixes */
+  a = action_titled(code_actions_only(c, 4, 0, 0, "[\"source.fixAll\"]"), "Fix all");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  e = action_edit(a);
+  CU_ASSERT_EQUAL(range_at(e, "start", "line"), 5);
+  CU_ASSERT_EQUAL(range_at(e, "start", "character"), start + 11);
+  CU_ASSERT_EQUAL(range_at(e, "end", "line"), 6);
+  CU_ASSERT_EQUAL(range_at(e, "end", "character"), q + 16);
+  char *after = apply_text_edits(text, action_edits(a), enc);
+  char want[512];
+  snprintf(want, sizeof want,
+           "%.*sx = \"\xC3\xA9\xF0\x9F\x98\x80\"; state = optim.init(eqx.filter(model, "
+           "eqx.is_array))\ny = \"\xF0\x9F\x98\x80\"\n",
+           (int)(sizeof SAMPLE - 1 - strlen("state = optim.init(model)\n")), SAMPLE);
+  CU_ASSERT_STRING_EQUAL(after, want);
+  free(after);
+  apply_edit(c, 2, e);
+  CU_ASSERT_EQUAL(json_array_size(wait_version(c, URI, 2)), 0);
+  shutdown_exit(c, 5);
+  client_free(c);
+}
+
+static void test_fix_positions_utf16(void) { check_fix_positions(false); }
+static void test_fix_positions_utf8(void) { check_fix_positions(true); }
+
+/* A C file's findings carry no fix (their code was lowered to Python shapes, so an edit
+ * would be Python written into C): a buffer taken as one is checked and offered no fix,
+ * not even fix-all. Run from the source tree, where <eqx.h> is found. */
+static void test_no_fixes_for_c_documents(void) {
+  static const char csrc[] =
+      "#include <eqx.h>\n"
+      "eqx_status f(eqx_tree **state) {\n"
+      "    eqx_tree *model;\n"
+      "    eqx_optimizer *opt;\n"
+      "    EQX_TRY(eqx_mlp_new(2, 1, 8, 1, \"tanh\", eqx_tanh, eqx_prng_key(0), &model));\n"
+      "    EQX_TRY(eqx_adam_new(1e-3f, 0.9f, 0.999f, 1e-8f, &opt));\n"
+      "    return eqx_opt_init(opt, model, state);\n"
+      "}\n";
+  char cwd[PATH_MAX], path[PATH_MAX + 64];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+  snprintf(path, sizeof path, "%s/fixtures/c/lsp_unsaved_buffer.c", cwd);
+  char *uri = eql_lsp_path_to_uri(path);
+  client *c = client_start();
+  initialize(c, NULL);
+  open_doc(c, uri, csrc);
+  json_t *diags = wait_diags(c, uri);
+  CU_ASSERT_EQUAL_FATAL(json_array_size(diags), 1);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(diags, 0), "code")),
+                         "EQX001");
+  send_json(c,
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"textDocument/codeAction\",\"params\":{"
+            "\"textDocument\":{\"uri\":\"%s\"},\"range\":{\"start\":{\"line\":6,\"character\":"
+            "12},\"end\":{\"line\":6,\"character\":12}},\"context\":{\"diagnostics\":[]}}}",
+            uri);
+  json_t *r = wait_response(c, 2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  json_t *acts = json_object_get(r, "result");
+  CU_ASSERT_TRUE(json_is_array(acts));
+  size_t i;
+  json_t *a;
+  json_array_foreach(acts, i, a) {
+    CU_ASSERT_STRING_EQUAL(kind_of(a), "quickfix");
+    CU_ASSERT_PTR_NOT_NULL(strstr(title_of(a), "Suppress")); /* never a fix */
+  }
+  shutdown_exit(c, 3);
+  client_free(c);
+  free(uri);
 }
 
 static void test_related_information(void) {
@@ -1532,6 +1873,31 @@ static void test_noqa_edit(void) {
   check_noqa("x = f()  # noqazzz", "EQX001", 0, 18, " # noqa: EQX001");
 }
 
+static void check_min_edit(const char *a, const char *b, size_t want_start, size_t want_a_end,
+                           size_t want_b_end) {
+  size_t st = 99, ae = 99, be = 99;
+  eql_lsp_min_edit(a, strlen(a), b, strlen(b), &st, &ae, &be);
+  CU_ASSERT_EQUAL(st, want_start);
+  CU_ASSERT_EQUAL(ae, want_a_end);
+  CU_ASSERT_EQUAL(be, want_b_end);
+}
+
+static void test_min_edit(void) {
+  check_min_edit("x = f(model)\n", "x = f(eqx.filter(model))\n", 6, 11, 23);
+  check_min_edit("same", "same", 4, 4, 4);
+  check_min_edit("", "new", 0, 0, 3);
+  check_min_edit("abc", "", 0, 3, 0);
+  check_min_edit("aXb", "ab", 1, 2, 1);
+  /* é -> è share their first byte: the edit still starts at the character */
+  check_min_edit("x = \"\xC3\xA9\"", "x = \"\xC3\xA8\"", 5, 7, 7);
+  /* 😀 -> 😁 share three bytes, and a shared last byte must not cut 😀 -> 🙀 either */
+  check_min_edit("\xF0\x9F\x98\x80!", "\xF0\x9F\x98\x81!", 0, 4, 4);
+  check_min_edit("a\xF0\x9F\x98\x80", "a\xF0\x9F\x99\x80", 1, 5, 5);
+  /* never between \r and \n */
+  check_min_edit("x\r\ny", "x\r\r\ny", 1, 3, 4);
+  check_min_edit("x\r\ny", "x\ny", 1, 3, 2);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   static const eql_test tests[] = {
@@ -1543,6 +1909,13 @@ int main(void) {
       EQL_TEST(test_hover_shows_rule_doc),
       EQL_TEST(test_code_action_noqa),
       EQL_TEST(test_code_action_extends_noqa_list),
+      EQL_TEST(test_quick_fix_replaces_jit),
+      EQL_TEST(test_quick_fix_unsafe),
+      EQL_TEST(test_quick_fix_shared_by_two_findings),
+      EQL_TEST(test_fix_all_source_action),
+      EQL_TEST(test_fix_positions_utf16),
+      EQL_TEST(test_fix_positions_utf8),
+      EQL_TEST(test_no_fixes_for_c_documents),
       EQL_TEST(test_related_information),
       EQL_TEST(test_configuration_change),
       EQL_TEST(test_close_publishes_empty),
@@ -1566,6 +1939,7 @@ int main(void) {
       EQL_TEST(test_positions),
       EQL_TEST(test_text_replace),
       EQL_TEST(test_noqa_edit),
+      EQL_TEST(test_min_edit),
   };
   return eql_cunit_run("lsp", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,5 +1,6 @@
 /* Internals of the language server shared by its files and its unit tests: message framing
- * (jsonrpc.c), positions, edits and URIs (text.c). Not a public interface. */
+ * (jsonrpc.c), positions, edits and URIs (text.c), the fix-all edit (server.c). Not a
+ * public interface. */
 #ifndef EQLINT_LSP_INTERNAL_H
 #define EQLINT_LSP_INTERNAL_H
 #include <stdbool.h>
@@ -79,6 +80,12 @@ void eql_lsp_text_free(eql_lsp_text *t);
  * bare `# noqa`, or the code or a prefix of it listed); -1 when out of memory. */
 int eql_lsp_noqa_edit(const char *line_text, size_t line_len, const char *code, size_t *at,
                       char **ins);
+
+/* The smallest single edit turning a[0..alen) into b[0..blen): bytes [*start, *a_end) of
+ * a become bytes [*start, *b_end) of b. The ends never fall inside a UTF-8 character or
+ * between the \r and \n of a line break, where no LSP position can point. (server.c) */
+void eql_lsp_min_edit(const char *a, size_t alen, const char *b, size_t blen, size_t *start,
+                      size_t *a_end, size_t *b_end);
 
 /* ---- URIs (text.c) ---- */
 

@@ -31,6 +31,7 @@
 #include "eqlint/check.h"
 #include "eqlint/config.h"
 #include "eqlint/emit.h"
+#include "eqlint/fix.h"
 #include "eqlint/lsp.h"
 #include "eqlint/rules.h"
 #include "eqlint/walk.h"
@@ -38,6 +39,8 @@
 
 
 #define READ_AHEAD 256
+/* Below "source.fixAll", where clients look for fix-on-save actions. */
+#define FIX_ALL_KIND "source.fixAll.eqlint"
 /* A workspace folder that is really a home directory must not take the editor down: past
  * this many files the index stops growing (open buffers are still checked). */
 #define EQL_LSP_MAX_WORKSPACE_FILES 20000
@@ -698,13 +701,13 @@ static void handle_initialize(server *s, json_t *id, json_t *params) {
   else rebuild_store(s);
 
   json_t *result = json_pack(
-      "{s:{s:s, s:{s:b, s:i, s:{s:b}}, s:b, s:{s:[s]}, s:{s:{s:b, s:b}}}, s:{s:s, s:s}}",
+      "{s:{s:s, s:{s:b, s:i, s:{s:b}}, s:b, s:{s:[s, s]}, s:{s:{s:b, s:b}}}, s:{s:s, s:s}}",
       "capabilities",
       "positionEncoding", s->enc == EQL_LSP_UTF8 ? "utf-8" : "utf-16", "textDocumentSync",
       "openClose", 1, "change", 2 /* incremental */, "save", "includeText", 0, "hoverProvider",
-      1, "codeActionProvider", "codeActionKinds", "quickfix", "workspace", "workspaceFolders",
-      "supported", 1, "changeNotifications", 1, "serverInfo", "name", "eqlint",
-      "version", EQL_VERSION);
+      1, "codeActionProvider", "codeActionKinds", "quickfix", FIX_ALL_KIND, "workspace",
+      "workspaceFolders", "supported", 1, "changeNotifications", 1, "serverInfo", "name",
+      "eqlint", "version", EQL_VERSION);
   respond(s, id, result);
   s->state = ST_RUNNING;
   /* the index is built right after answering, before any didOpen is read */
@@ -792,18 +795,139 @@ static void handle_hover(server *s, json_t *id, json_t *params) {
   respond(s, id, res);
 }
 
-/* The fix engine's plug-in point. eqlint has no fix engine yet: no diagnostic carries
- * edits today (eql_rules[].fixable is false for every rule). When analyzer/fix.c lands,
- * this is where each fix attached to `g` becomes a "quickfix" CodeAction (its edits
- * converted with lsp_range, isPreferred for safe fixes), placed before the noqa actions.
- * Returns the number of actions appended to `actions`. */
-static size_t eql_lsp_add_fix_actions(server *s, const doc *d, const eql_diag *g,
-                                      json_t *actions) {
-  (void)s;
-  (void)d;
-  (void)g;
-  (void)actions;
-  return 0;
+/* ---- fixes ---- */
+
+/* The code action request's range, as bytes: a diagnostic touching it qualifies. */
+static bool diag_in_range(const eql_diag *g, uint32_t a, uint32_t b) {
+  return g->span.start <= b && g->span.end >= a;
+}
+
+static bool same_fix(const eql_fix *x, const eql_fix *y) {
+  if (x->applicability != y->applicability || x->nedits != y->nedits ||
+      strcmp(x->title ? x->title : "", y->title ? y->title : ""))
+    return false;
+  for (unsigned k = 0; k < x->nedits; k++)
+    if (x->edits[k].span.start != y->edits[k].span.start ||
+        x->edits[k].span.end != y->edits[k].span.end || strcmp(x->edits[k].text, y->edits[k].text))
+      return false;
+  return true;
+}
+
+/* A fix's edits as TextEdits, or NULL when one cannot be sent faithfully: an edit past the
+ * end of the text means the fix belongs to another version of it, and text that is not
+ * valid UTF-8 would reach the file as U+FFFD (jstr's repair is fine for messages only). */
+static json_t *fix_text_edits(server *s, const eql_source *src, const eql_fix *f) {
+  json_t *arr = json_array();
+  for (unsigned k = 0; arr && k < f->nedits; k++) {
+    const eql_edit *e = &f->edits[k];
+    json_t *text = e->span.start <= e->span.end && e->span.end <= src->len
+                       ? json_string(e->text ? e->text : "")
+                       : NULL;
+    json_t *te = text ? json_pack("{s:o, s:o}", "range", lsp_range(s, src, e->span.start,
+                                                                   e->span.end),
+                                  "newText", text)
+                      : NULL;
+    if (!te || json_array_append_new(arr, te) < 0) {
+      json_decref(arr);
+      return NULL;
+    }
+  }
+  return arr;
+}
+
+/* The quick fix of diagnostic i (in the range [a, b]), appended to `actions`. Unsafe fixes
+ * are offered too, marked in the title and never preferred: in an editor the user sees the
+ * edit before choosing it, which is the consent `--unsafe-fixes` stands for on the command
+ * line. Diagnostics that carry the same fix (two unused codes of one noqa comment, whose
+ * fixes both delete the comment) share one action, so the menu does not list it twice.
+ * Returns the number appended. */
+static size_t eql_lsp_add_fix_actions(server *s, const doc *d, const eql_source *src,
+                                      size_t i, uint32_t a, uint32_t b, json_t *actions) {
+  const eql_diag *g = &d->diags.items[i];
+  if (!eql_diag_fixable(g, true)) return 0;
+  for (size_t k = 0; k < i; k++) {
+    const eql_diag *h = &d->diags.items[k];
+    if (h->fix && diag_in_range(h, a, b) && same_fix(h->fix, g->fix)) return 0;
+  }
+  json_t *edits = fix_text_edits(s, src, g->fix);
+  if (!edits) {
+    logf_(s, "%s: the fix of %s cannot be sent (stale or not UTF-8); not offered", d->uri,
+          eql_rules[g->rule].code);
+    return 0;
+  }
+  json_t *diags = json_array();
+  for (size_t k = i; k < d->diags.n; k++) {
+    const eql_diag *h = &d->diags.items[k];
+    if (k == i || (h->fix && diag_in_range(h, a, b) && same_fix(h->fix, g->fix)))
+      json_array_append_new(diags, lsp_diagnostic(s, d, src, h));
+  }
+  bool safe = g->fix->applicability == EQL_FIX_SAFE;
+  const char *title = g->fix->title ? g->fix->title : "Apply eqlint's fix";
+  size_t tn = strlen(title) + sizeof " (unsafe)";
+  char *full = malloc(tn);
+  if (full) snprintf(full, tn, "%s%s", title, safe ? "" : " (unsafe)");
+  json_t *changes = json_object();
+  json_object_set_new(changes, d->uri, edits);
+  json_t *act = json_pack("{s:o, s:s, s:o, s:{s:o}}", "title", jstr(full ? full : title),
+                          "kind", "quickfix", "diagnostics", diags, "edit", "changes", changes);
+  free(full);
+  if (!act) return 0;
+  if (safe) json_object_set_new(act, "isPreferred", json_true());
+  json_array_append_new(actions, act);
+  return 1;
+}
+
+void eql_lsp_min_edit(const char *a, size_t alen, const char *b, size_t blen, size_t *start,
+                      size_t *a_end, size_t *b_end) {
+  size_t max = alen < blen ? alen : blen, p = 0, q = 0;
+  while (p < max && a[p] == b[p]) p++;
+  while (q < max - p && a[alen - 1 - q] == b[blen - 1 - q]) q++;
+  /* Positions are sent in UTF-16 units or whole UTF-8 characters: neither can name a byte
+   * inside a character, so the ends move out to character boundaries. */
+  while (p > 0 && ((p < alen && (a[p] & 0xC0) == 0x80) || (p < blen && (b[p] & 0xC0) == 0x80)))
+    p--;
+  while (q > 0 && (a[alen - q] & 0xC0) == 0x80) q--;
+  /* Between the \r and \n of a line break is no position at all in the protocol. */
+  if (p > 0 && p < alen && a[p - 1] == '\r' && a[p] == '\n') p--;
+  if (q > 0 && alen - q > 0 && a[alen - q - 1] == '\r' && a[alen - q] == '\n') q--;
+  *start = p;
+  *a_end = alen - q;
+  *b_end = blen - q;
+}
+
+/* "Fix all eqlint problems": the document's safe fixes at once, as `eqlint check --fix`
+ * would apply them in one round, sent as one TextEdit over the region that changed. One
+ * edit cannot be misapplied by a client that orders edits its own way, and the text it
+ * produces is exactly what the fix engine made. NULL when nothing would change. */
+static json_t *fix_all_action(server *s, const doc *d, const eql_source *src) {
+  eql_diag **ds = malloc((d->diags.n ? d->diags.n : 1) * sizeof *ds);
+  if (!ds) return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < d->diags.n; i++)
+    if (eql_diag_fixable(&d->diags.items[i], false)) ds[n++] = &d->diags.items[i];
+  char *out = NULL;
+  size_t out_len = 0;
+  long fixed = n ? eql_fix_apply(src->text, src->len, ds, n, false, &out, &out_len, NULL) : 0;
+  free(ds);
+  if (fixed < 0) logf_(s, "out of memory computing the fixes of %s", d->uri);
+  if (fixed <= 0 || !out) {
+    free(out);
+    return NULL;
+  }
+  size_t start, end, new_end;
+  eql_lsp_min_edit(src->text, src->len, out, out_len, &start, &end, &new_end);
+  json_t *text = start == end && start == new_end
+                     ? NULL
+                     : json_stringn(out + start, new_end - start);
+  free(out);
+  if (!text) return NULL;
+  json_t *changes = json_object();
+  json_object_set_new(changes, d->uri,
+                      json_pack("[{s:o, s:o}]", "range",
+                                lsp_range(s, src, (uint32_t)start, (uint32_t)end), "newText",
+                                text));
+  return json_pack("{s:s, s:s, s:{s:o}}", "title", "Fix all eqlint problems", "kind",
+                   FIX_ALL_KIND, "edit", "changes", changes);
 }
 
 /* "Suppress EQXnnn with `# noqa: EQXnnn`": an edit on the diagnostic's first line, or its
@@ -835,13 +959,17 @@ static json_t *noqa_action(server *s, const doc *d, const eql_source *src, const
   return NULL;
 }
 
-static bool kind_wanted(json_t *only) {
+/* Does CodeActionContext.only ask for actions of `kind`? Kinds are hierarchical: an entry
+ * asks for itself and every kind below it ("source" and "source.fixAll" both cover
+ * FIX_ALL_KIND), and "" is the protocol's empty kind, which covers all. */
+static bool kind_wanted(json_t *only, const char *kind) {
   if (!json_is_array(only)) return true;
   size_t i;
   json_t *e;
   json_array_foreach(only, i, e) {
     const char *k = json_string_value(e);
-    if (k && (!strcmp(k, "quickfix") || !k[0])) return true;
+    size_t n = k ? strlen(k) : 0;
+    if (k && (!n || (!strncmp(kind, k, n) && (kind[n] == 0 || kind[n] == '.')))) return true;
   }
   return false;
 }
@@ -858,7 +986,9 @@ static void handle_code_action(server *s, json_t *id, json_t *params) {
   }
   doc *d = param_doc(s, params);
   json_t *actions = json_array();
-  if (!d || !kind_wanted(json_object_get(json_object_get(params, "context"), "only"))) {
+  json_t *only = json_object_get(json_object_get(params, "context"), "only");
+  bool want_quick = kind_wanted(only, "quickfix"), want_all = kind_wanted(only, FIX_ALL_KIND);
+  if (!d || (!want_quick && !want_all)) {
     respond(s, id, actions);
     return;
   }
@@ -867,6 +997,17 @@ static void handle_code_action(server *s, json_t *id, json_t *params) {
   if (was_dirty) publish(s, d);
   const eql_source *src = eql_project_source(s->project, d->path);
   const char *t = d->text.data ? d->text.data : "";
+  if (!src) { /* skipped (over a budget) or out of memory: nothing was checked */
+    respond(s, id, actions);
+    return;
+  }
+  /* Every edit below is computed on the text the diagnostics were found in; it must also
+   * be the editor's text, which it is unless re-parsing the buffer ran out of memory. */
+  if (src->len != d->text.len || memcmp(src->text, t, d->text.len)) {
+    logf_(s, "%s: the checked text is not the buffer's; no code actions", d->uri);
+    respond(s, id, actions);
+    return;
+  }
   uint32_t a = eql_lsp_offset_of(t, d->text.len, l0, c0, s->enc, NULL);
   uint32_t b = eql_lsp_offset_of(t, d->text.len, l1, c1, s->enc, NULL);
   if (b < a) {
@@ -874,23 +1015,25 @@ static void handle_code_action(server *s, json_t *id, json_t *params) {
     a = b;
     b = x;
   }
-  for (size_t i = 0; src && i < d->diags.n; i++) {
+  for (size_t i = 0; want_quick && i < d->diags.n; i++) {
     const eql_diag *g = &d->diags.items[i];
-    if (g->span.start > b || g->span.end < a) continue;
-    eql_lsp_add_fix_actions(s, d, g, actions);
+    if (!diag_in_range(g, a, b)) continue;
+    eql_lsp_add_fix_actions(s, d, src, i, a, b, actions);
     /* a line noqa never hides a syntax error (suppress.c), so offering one would lie */
     if (g->rule == EQL_R_EQX999) continue;
     /* one suppression per code and line, however many diagnostics share them */
     bool dup = false;
     for (size_t k = 0; k < i && !dup; k++) {
       const eql_diag *h = &d->diags.items[k];
-      dup = h->rule == g->rule && h->span.line == g->span.line &&
-            h->span.start <= b && h->span.end >= a;
+      dup = h->rule == g->rule && h->span.line == g->span.line && diag_in_range(h, a, b);
     }
     if (dup) continue;
     json_t *act = noqa_action(s, d, src, g);
     if (act) json_array_append_new(actions, act);
   }
+  /* document-wide, so offered wherever the cursor is */
+  json_t *all = want_all ? fix_all_action(s, d, src) : NULL;
+  if (all) json_array_append_new(actions, all);
   respond(s, id, actions);
 }
 
@@ -1219,7 +1362,9 @@ static const char server_usage[] =
     "\n"
     "Editors start this command themselves; see docs/editors.md for Neovim, Helix, VS Code\n"
     "and Emacs. Diagnostics update as you type; hover a finding for its rule's\n"
-    "documentation; the quick fix `# noqa: CODE` suppresses it. Logs go to stderr.\n"
+    "documentation; quick fixes repair a finding where eqlint knows how, or suppress it\n"
+    "with `# noqa: CODE`, and the source action \"Fix all eqlint problems\" (kind\n"
+    "source.fixAll.eqlint) applies every safe fix at once. Logs go to stderr.\n"
     "\n"
     "Options:\n"
     "  --stdio       Accepted for clients that pass it; stdio is the only transport\n"
