@@ -464,6 +464,11 @@ eql_diag *eql_report(eql_ctx *ctx, uint32_t start, uint32_t end, const char *hel
   return eql_diag_add(ctx->out, ctx->rule, ctx->facts->src, start, end, buf, help);
 }
 
+int eql_fix_edit(eql_ctx *ctx, eql_diag *d, const char *title, uint32_t start, uint32_t end,
+                 const char *text) {
+  return d ? eql_diag_add_edit(d, ctx->facts->src, title, start, end, text) : -1;
+}
+
 /* Notebook positions: lines become lines of the cell the diagnostic starts in. */
 static uint32_t cell_line(const eql_cellmap *m, uint32_t line, uint32_t cell) {
   if (line < 1 || line > m->nlines) return line;
@@ -521,6 +526,12 @@ static int run_file(eql_project *p, pfile *pf, const eql_ruleset *rules, eql_dia
   if (pf->cells.nlines) {
     for (size_t i = 0; i < mine.n; i++) to_cell(&pf->cells, &mine.items[i]);
   }
+  /* Fixes are Python text over the file's bytes: a notebook's bytes are JSON and a C file's
+   * calls were lowered to Python shapes, so neither gets one (a known limit). A file that
+   * does not parse gets none either: its facts may rest on a misread, and --fix leaves it
+   * alone, so no diagnostic there may claim to be fixable. */
+  if (pf->cells.nlines || pf->facts->is_c || pf->facts->has_error)
+    for (size_t i = 0; i < mine.n; i++) eql_diag_drop_fix(&mine.items[i]);
   if (eql_diag_list_take(out, &mine) < 0) rc = -1;
   eql_diag_list_free(&mine);
   return rc;

@@ -188,10 +188,7 @@ int eql_suppress_apply(eql_suppressions *s, eql_diag_list *diags) {
       if (covers(q, code)) hidden = 1;
     }
     if (hidden) {
-      free(d->path);
-      free(d->message);
-      free(d->help);
-      free(d->related_message);
+      eql_diag_clear(d);
       continue;
     }
     diags->items[w++] = *d;
@@ -206,19 +203,52 @@ static int is_own_code(const char *code) {
          isdigit((unsigned char)code[4]) && isdigit((unsigned char)code[5]);
 }
 
+/* Would code i of q be reported unused? */
+static int is_unused(const noqa *q, int i, const eql_ruleset *rules) {
+  if (q->used[i] || !is_own_code(q->codes[i])) return 0;
+  for (int j = 0; j < q->ncodes; j++)
+    if (!strcmp(q->codes[j], "EQX900")) return 0; /* `# noqa: EQX900` keeps its line quiet */
+  int r = eql_rule_find(q->codes[i]);
+  return r < 0 || rules->on[r]; /* a rule not enabled: we cannot tell */
+}
+
+/* EQX900's fix. When every code of the directive goes, the directive goes: the whole line
+ * when the comment is alone on it, else the comment and the blanks before it. Otherwise only
+ * the code and its separator. NOLINT (C files) gets none: C files carry no fixes. */
+static void fix_unused(eql_diag *d, const eql_source *src, const noqa *q, int i, int all_unused) {
+  const char *t = src->text;
+  if (!all_unused) {
+    uint32_t start = i > 0 ? q->code_end[i - 1] : q->code_start[i];
+    uint32_t end = i > 0 ? q->code_end[i] : q->code_start[i + 1];
+    eql_diag_add_edit(d, src, "Remove the unused code from the suppression", start, end, "");
+    return;
+  }
+  uint32_t hash = q->start;
+  while (hash > 0 && t[hash] != '#' && t[hash - 1] != '\n') hash--; /* `# eqlint: noqa` */
+  if (t[hash] != '#') return;
+  uint32_t before = hash;
+  while (before > 0 && (t[before - 1] == ' ' || t[before - 1] == '\t')) before--;
+  uint32_t end = q->end;
+  if (before == 0 || t[before - 1] == '\n' || t[before - 1] == '\r') {
+    /* alone on its line: the line goes, with its line break */
+    if (end < src->len && t[end] == '\r') end++;
+    if (end < src->len && t[end] == '\n') end++;
+  }
+  eql_diag_add_edit(d, src, "Remove the unused suppression comment", before, end, "");
+}
+
 int eql_suppress_unused(eql_suppressions *s, const eql_source *src, const eql_ruleset *rules,
                         eql_diag_list *out) {
   if (!rules->on[EQL_R_EQX900]) return 0;
   for (size_t k = 0; k < s->n; k++) {
     noqa *q = &s->items[k];
+    int nunused = 0;
+    for (int i = 0; i < q->ncodes; i++) nunused += is_unused(q, i, rules);
+    /* a directive with more codes than it keeps (MAX_CODES) is never removed whole */
+    int all_unused = nunused == q->ncodes && q->ncodes < MAX_CODES;
     for (int i = 0; i < q->ncodes; i++) {
-      if (q->used[i] || !is_own_code(q->codes[i])) continue;
+      if (!is_unused(q, i, rules)) continue;
       int r = eql_rule_find(q->codes[i]);
-      int self = 0;
-      for (int j = 0; j < q->ncodes; j++)
-        if (!strcmp(q->codes[j], "EQX900")) self = 1;
-      if (self) break; /* `# noqa: EQX900` keeps its line quiet */
-      if (r >= 0 && !rules->on[r]) continue; /* not enabled: we cannot tell */
       char msg[160];
       if (r < 0)
         snprintf(msg, sizeof msg, "`%s` in this suppression is not an eqlint rule", q->codes[i]);
@@ -229,6 +259,8 @@ int eql_suppress_unused(eql_suppressions *s, const eql_source *src, const eql_ru
                                  q->ncodes == 1 ? "remove the suppression comment"
                                                 : "remove this code from the suppression");
       if (!d) return -1;
+      if (strncasecmp(src->text + q->start, "NOLINT", 6) != 0)
+        fix_unused(d, src, q, i, all_unused);
     }
   }
   return 0;

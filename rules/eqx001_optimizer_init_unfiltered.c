@@ -24,8 +24,11 @@
  * and pass `eqx.filter(model, eqx.is_array)` as the `params` of `optim.update` too.
  *
  * ## Fix safety
- * No automatic fix yet. Wrapping the argument in `eqx.filter(..., eqx.is_array)` is always
- * correct for `init`; for `update` the gradients must come from `eqx.filter_grad`.
+ * Safe. The fix wraps the argument in `eqx.filter(..., eqx.is_array)`, spelled with the
+ * file's own alias for equinox; when the file does not import equinox, it adds
+ * `import equinox as eqx` after its imports. The optimiser then holds state for the arrays
+ * only, which is what every optax transformation expects; `update` gets the same filtered
+ * tree, and the gradients must come from `eqx.filter_grad` (EQX003 says so when they do not).
  *
  * ## Known limits
  * Reports only when the optimiser is known to come from an `optax` constructor (directly,
@@ -38,6 +41,21 @@
 
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
+#include "rule_fix.h"
+
+/* `opt.init(model)` -> `opt.init(eqx.filter(model, eqx.is_array))`. */
+static void fix(eql_ctx *ctx, eql_diag *d, const eql_expr *arg) {
+  if (!d) return;
+  const char *title = eql_arena_printf(ctx->scratch, "Wrap `%s` in `eqx.filter(..., eqx.is_array)`",
+                                       eql_expr_snippet(ctx->facts, arg, 30));
+  const char *filter = eql_rf_equinox(ctx, d, title, arg, "filter");
+  const char *is_array = filter ? eql_rf_equinox(ctx, d, title, arg, "is_array") : NULL;
+  if (!is_array ||
+      eql_fix_edit(ctx, d, title, arg->start, arg->end,
+                   eql_arena_printf(ctx->scratch, "%s(%s, %s)", filter, eql_rf_text(ctx, arg),
+                                    is_array)) < 0)
+    eql_diag_drop_fix(d);
+}
 
 void eql_check_EQX001(eql_ctx *ctx) {
   const eql_facts *f = ctx->facts;
@@ -67,7 +85,7 @@ void eql_check_EQX001(eql_ctx *ctx) {
                  arg_text, cls, m.why ? m.why : "it holds functions, strings, bools or floats");
       continue;
     }
-    eql_report(ctx, call->start, call->end,
+    eql_diag *d = eql_report(ctx, call->start, call->end,
                is_init ? "initialise on the arrays only: "
                          "`optim.init(eqx.filter(model, eqx.is_array))`"
                        : "pass the arrays only: `eqx.filter(model, eqx.is_array)`",
@@ -75,5 +93,6 @@ void eql_check_EQX001(eql_ctx *ctx) {
                "handle: %s",
                eql_expr_snippet(f, callee->a, 40), callee->name, arg_text, cls,
                m.why ? m.why : "it holds functions, strings, bools or floats");
+    fix(ctx, d, arg);
   }
 }

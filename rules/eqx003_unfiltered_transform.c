@@ -34,10 +34,18 @@
  * differentiate the arrays: `params, static = eqx.partition(model, eqx.is_array)`.
  *
  * ## Fix safety
- * No automatic fix yet. Replacing the transform with its `eqx.filter_*` twin is safe when
- * no `static_argnums`/`static_argnames` are given; when they are, the twin rejects them and
- * the meaning they carried (which arguments are compile-time constants) must be moved into
- * non-array values.
+ * The fix replaces the transform with its `eqx.filter_*` twin, spelled with the file's alias
+ * for equinox (adding `import equinox as eqx` when there is none), and removes the keyword
+ * arguments the twin rejects. It is safe when nothing with meaning is removed: `@jax.jit`
+ * alone, `jax.grad(f, has_aux=True)`, `argnums=0`. It is unsafe when `static_argnums`,
+ * `static_argnames` or `donate_argnums` are removed (the twin holds every non-array static,
+ * which is usually what they meant, but not always: an array marked static becomes traced,
+ * donated buffers are no longer donated), and for `jax.vmap`/`jax.pmap` given `in_axes` or
+ * `out_axes` (`eqx.filter_vmap` maps arrays only, so an axis given for a tree that holds
+ * non-arrays may need `eqx.if_array(0)`). There is no fix when another `argnums` is given
+ * (the twin differentiates the first argument only), for keywords the twin does not know
+ * (`device=`, `backend=`, `holomorphic=` ...), or when the transform is reached through a
+ * name bound elsewhere (`my_jit = partial(jax.jit, ...)`).
  *
  * ## Known limits
  * Call sites are followed within one file. `jax.grad` and `jax.value_and_grad` are checked
@@ -50,6 +58,7 @@
 
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
+#include "rule_fix.h"
 
 static const char *twin(const char *t) {
   if (!strcmp(t, "jax.jit")) return "eqx.filter_jit";
@@ -180,6 +189,39 @@ static const eql_expr *static_kw(const site *s) {
   return NULL;
 }
 
+/* The fix for one site; see "Fix safety" above. */
+static void fix_site(eql_ctx *ctx, eql_diag *d, const site *s) {
+  const eql_facts *f = ctx->facts;
+  const eql_rf_twin_spec *sp = eql_rf_twin_of(s->transform);
+  const eql_expr *at = s->site;
+  if (!d || f->is_c || !sp || !eql_rf_in_file(ctx, at)) return;
+  /* the call that configures the transform: jax.jit(f, ...), partial(jax.jit, ...) */
+  const eql_expr *config = s->config ? s->config : at->kind == EQL_E_CALL ? at : NULL;
+  const eql_expr *name = NULL;
+  unsigned first_kw = 0; /* arguments of config before this one are the function itself */
+  if (!config) {
+    if (at->kind != EQL_E_NAME && at->kind != EQL_E_ATTR) return;
+    name = at; /* @jax.jit */
+  } else {
+    if (config->kind != EQL_E_CALL || !config->a || !eql_rf_in_file(ctx, config) ||
+        at->start < config->start || at->end > config->end)
+      return;
+    const char *callee = eql_facts_canon(f, config->a);
+    const eql_expr *inner = config->nargs ? config->args[0].value : NULL;
+    if (callee && !strcmp(callee, sp->transform)) {
+      name = config->a;
+    } else if (callee && !strcmp(callee, "functools.partial") && inner && !config->args[0].kw &&
+               !config->args[0].star && (inner->kind == EQL_E_NAME || inner->kind == EQL_E_ATTR) &&
+               eql_facts_canon(f, inner) && !strcmp(eql_facts_canon(f, inner), sp->transform)) {
+      name = inner;
+    } else {
+      return;
+    }
+    first_kw = 1;
+  }
+  if (eql_rf_twin(ctx, d, sp->transform, name, config, first_kw) < 0) eql_diag_drop_fix(d);
+}
+
 static void report(state *st, site *s, const char *argname, const eql_value *v, int as_static) {
   if (s->reported) return;
   s->reported = 1;
@@ -191,20 +233,22 @@ static void report(state *st, site *s, const char *argname, const eql_value *v, 
   if (as_static) {
     const eql_expr *kw = static_kw(s);
     const eql_expr *at = kw ? kw : s->site;
-    eql_report(st->ctx, at->start, at->end,
+    eql_diag *d = eql_report(st->ctx, at->start, at->end,
                eql_arena_printf(st->ctx->scratch, "use `%s` and drop static_argnums/static_argnames: "
                                 "it treats every non-array leaf as static already", fix),
                "`%s` marks `%s` (an instance of the Module `%s`) static: JAX must hash it, and its "
                "arrays are not hashable", eql_expr_snippet(f, s->site, 60), argname, cls);
+    fix_site(st->ctx, d, s);
     return;
   }
-  eql_report(st->ctx, s->site->start, s->site->end,
+  eql_diag *d = eql_report(st->ctx, s->site->start, s->site->end,
              eql_arena_printf(st->ctx->scratch, "use `%s`, which traces the arrays and treats "
                               "every other leaf as static", fix),
              "`%s`%s%s%s receives `%s`, an instance of `%s`, whose non-array leaves are not valid "
              "JAX types: %s",
              shown, fname ? " over `" : "", fname ? fname : "", fname ? "`" : "", argname, cls,
              v->why ? v->why : "it holds functions, strings, bools or floats");
+  fix_site(st->ctx, d, s);
 }
 
 /* Checks one argument value at position `pos` (parameter name pname). */

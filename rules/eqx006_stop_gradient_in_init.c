@@ -28,7 +28,12 @@
  * ```
  *
  * ## Fix safety
- * No automatic fix: every use of the field must be wrapped instead.
+ * Unsafe. When the value is stored through a plain `jax.lax.stop_gradient(x)` call, the fix
+ * unwraps it there and wraps every read of the field in the class's other methods
+ * (`self.embedding` -> `jax.lax.stop_gradient(self.embedding)`), spelled as the file spells
+ * `stop_gradient`. That makes the freezing real, which changes training; and reads outside
+ * the class (subclasses, functions given the model) are not wrapped. Values stored through
+ * `jax.tree_util.tree_map` or `object.__setattr__` get no fix.
  *
  * ## Known limits
  * Only values built in the initialiser itself are followed (through local names of the
@@ -40,6 +45,7 @@
 
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
+#include "rule_fix.h"
 
 typedef struct state {
   eql_ctx *ctx;
@@ -95,6 +101,88 @@ static int is_self(state *st, const eql_expr *e) {
   return b && b->kind == EQL_B_PARAM && b->scope == st->fn;
 }
 
+/* Reads of `self.<field>` in the methods of the class other than the initialisers. */
+typedef struct reads {
+  eql_ctx *ctx;
+  const eql_class *cls;
+  const char *field;
+  const eql_expr *found[64];
+  unsigned n;
+  int overflow;
+} reads;
+
+/* The method of the class an expression is in (through lambdas and nested functions). */
+static const eql_func *method_of(const eql_expr *e, const eql_class *cls) {
+  for (const eql_func *fn = e->scope; fn; fn = fn->parent)
+    if (fn->cls == cls) return fn;
+  return NULL;
+}
+
+static int is_target(const eql_expr *e) {
+  const eql_stmt *s = e->stmt;
+  if (!s || (s->kind != EQL_S_ASSIGN && s->kind != EQL_S_AUGASSIGN && s->kind != EQL_S_DELETE))
+    return 0;
+  /* in a target at all: `self.x[0] = v` writes through the field too */
+  for (unsigned i = 0; i < s->ntargets; i++)
+    if (s->targets[i]->start <= e->start && e->end <= s->targets[i]->end) return 1;
+  for (unsigned i = 0; s->kind == EQL_S_DELETE && i < s->nexprs; i++)
+    if (s->exprs[i]->start <= e->start && e->end <= s->exprs[i]->end) return 1;
+  return 0;
+}
+
+static void find_read(const eql_expr *e, void *ud) {
+  reads *r = ud;
+  if (e->kind != EQL_E_ATTR || !e->name || strcmp(e->name, r->field) || !e->a ||
+      e->a->kind != EQL_E_NAME)
+    return;
+  const eql_func *m = method_of(e, r->cls);
+  if (!m || !strcmp(m->name, "__init__") || !strcmp(m->name, "__post_init__") || !m->nparams ||
+      !m->params[0].name || strcmp(m->params[0].name, e->a->name))
+    return;
+  const eql_binding *b = eql_facts_lookup(r->ctx->facts, e->a->name, e->a->scope, e->a->start);
+  if (!b || b->kind != EQL_B_PARAM || b->scope != m) return;
+  if (is_target(e)) {
+    r->overflow = 1; /* written there too (EQX008's business): leave it all alone */
+    return;
+  }
+  if (r->n == sizeof r->found / sizeof *r->found) r->overflow = 1;
+  else r->found[r->n++] = e;
+}
+
+/* Unwraps the stop_gradient in the initialiser and wraps the field's reads instead. */
+static void fix(state *st, eql_diag *d, const char *field, const eql_expr *sg) {
+  eql_ctx *ctx = st->ctx;
+  const eql_facts *f = ctx->facts;
+  const eql_expr *arg = sg->nargs == 1 && !sg->args[0].kw && !sg->args[0].star
+                            ? sg->args[0].value : NULL;
+  if (!d || !arg || !st->fn->cls || !is_stop_gradient(st, sg->a) || !eql_rf_in_file(ctx, sg))
+    return;
+  /* the spelling of stop_gradient must mean the same in the other methods: its root name is
+   * bound at module level */
+  const eql_expr *root = sg->a;
+  while (root && root->kind == EQL_E_ATTR) root = root->a;
+  if (!root || root->kind != EQL_E_NAME) return;
+  const eql_binding *rb = eql_facts_lookup(f, root->name, root->scope, root->start);
+  if (!rb || rb->scope) return;
+  reads r = {.ctx = ctx, .cls = st->fn->cls, .field = field};
+  eql_facts_visit_exprs(f, find_read, &r);
+  if (r.overflow) return;
+  const char *sg_text = eql_rf_text(ctx, sg->a);
+  const char *title = eql_arena_printf(ctx->scratch,
+                                       "Move `%s` from `__init__` to the uses of `self.%s`",
+                                       sg_text, field);
+  int rc = eql_fix_edit(ctx, d, title, sg->start, sg->end, eql_rf_text(ctx, arg));
+  for (unsigned i = 0; rc == 0 && i < r.n; i++) {
+    const eql_expr *e = r.found[i];
+    if (eql_facts_lookup(f, root->name, e->scope, e->start) != rb) rc = -1; /* shadowed */
+    else
+      rc = eql_fix_edit(ctx, d, title, e->start, e->end,
+                        eql_arena_printf(ctx->scratch, "%s(%s)", sg_text, eql_rf_text(ctx, e)));
+  }
+  if (rc < 0) eql_diag_drop_fix(d);
+  else eql_diag_fix_unsafe(d);
+}
+
 static void report(state *st, const eql_stmt *s, const char *field, const eql_expr *sg) {
   const eql_facts *f = st->ctx->facts;
   eql_diag *d = eql_report(
@@ -108,6 +196,7 @@ static void report(state *st, const eql_stmt *s, const char *field, const eql_ex
       field, eql_expr_snippet(f, sg, 40), st->fn->name, field);
   if (d && !(sg->start >= s->start && sg->end <= s->end))
     eql_diag_set_related(d, f->src, sg->start, sg->end, "stop_gradient is applied here");
+  if (d && s->kind == EQL_S_ASSIGN) fix(st, d, field, sg);
 }
 
 static void visit_block(state *st, const eql_block *b);

@@ -33,7 +33,13 @@
  * ```
  *
  * ## Fix safety
- * No automatic fix: the field's name, annotation and uses change with it.
+ * Unsafe. The fix replaces the transform with its `eqx.filter_*` twin
+ * (`jax.vmap(layer)` -> `eqx.filter_vmap(layer)`), which returns a Module: the layer's
+ * parameters are back in the tree, so they now get gradients and optimiser updates. That is
+ * the point, but it changes training; and the twins differ in details (`eqx.filter_vmap`
+ * maps arrays only, by default along axis 0). Nested transforms (`jax.jit(jax.vmap(l))`),
+ * `jax.numpy.vectorize` and keywords the twin does not take get no fix: move the transform
+ * into `__call__` by hand.
  *
  * ## Known limits
  * Reported only when the transformed callable is known to hold parameters (a Module
@@ -45,6 +51,7 @@
 #include <string.h>
 
 #include "eqlint/ctx.h"
+#include "rule_fix.h"
 #include "rule_util.h"
 #include "eqlint/value.h"
 
@@ -195,10 +202,12 @@ static void check_assign(state *st, const eql_stmt *s, const eql_expr *tg) {
   const char *tr = transform_call(st, value, &inner);
   if (!tr) return;
   /* jax.jit(jax.vmap(layer)): look through nested transforms */
+  int nested = 0;
   for (int k = 0; k < 4 && inner; k++) {
     const eql_expr *in2 = NULL;
     if (!transform_call(st, local_value(st, inner), &in2)) break;
     inner = in2;
+    nested = 1;
   }
   const char *what = holds_params(st, inner);
   if (!what) return;
@@ -218,6 +227,11 @@ static void check_assign(state *st, const eql_stmt *s, const eql_expr *tg) {
                            tg->name, st->cls->qualname, tr, what);
   if (d && value != s->value)
     eql_diag_set_related(d, f->src, value->start, value->end, "the transform is applied here");
+  const char *callee = value->a ? eql_facts_canon(f, value->a) : NULL;
+  if (d && !nested && twin && callee && !strcmp(callee, tr) && eql_rf_in_file(st->ctx, value)) {
+    if (eql_rf_twin(st->ctx, d, tr, value->a, value, 1) < 0) eql_diag_drop_fix(d);
+    else eql_diag_fix_unsafe(d);
+  }
 }
 
 static void visit_block(state *st, const eql_block *b);

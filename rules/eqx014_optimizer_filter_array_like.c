@@ -25,8 +25,10 @@
  * (`eqx.is_inexact_array` in place of `eqx.is_inexact_array_like`.)
  *
  * ## Fix safety
- * No automatic fix yet. Replacing the predicate is safe for the optimiser; make sure the
- * gradients come from `eqx.filter_grad` (or are filtered the same way).
+ * Safe. The fix replaces the predicate (`eqx.is_array_like` -> `eqx.is_array`,
+ * `eqx.is_inexact_array_like` -> `eqx.is_inexact_array`) where it is written, also when that
+ * is the earlier `params = eqx.filter(...)` line; Python scalars then stay out of the
+ * optimiser state, which is what the gradients from `eqx.filter_grad` already assume.
  *
  * ## Known limits
  * Only `init` is checked (an `update` on the same tree follows from it). The optimiser must
@@ -41,6 +43,7 @@
 
 #include "eqlint/ctx.h"
 #include "eqlint/value.h"
+#include "rule_fix.h"
 
 /* The `_like` predicate a filter spec names, or NULL. */
 static const char *array_like_predicate(const eql_facts *f, const eql_expr *pred) {
@@ -105,5 +108,13 @@ void eql_check_EQX014(eql_ctx *ctx) {
     if (d && !inside)
       eql_diag_set_related(d, f->src, p.predicate->start, p.predicate->end,
                            eql_arena_printf(ctx->scratch, "filtered with `eqx.%s` here", pred));
+    /* the predicate itself, where it is written in this file */
+    if (d && eql_rf_in_file(ctx, p.predicate) &&
+        (p.predicate->kind == EQL_E_NAME || p.predicate->kind == EQL_E_ATTR)) {
+      const char *title = eql_arena_printf(ctx->scratch, "Replace `%s` with `%s`", pred, good);
+      const char *spelled = eql_rf_equinox(ctx, d, title, p.predicate, good);
+      if (!spelled || eql_fix_edit(ctx, d, title, p.predicate->start, p.predicate->end, spelled) < 0)
+        eql_diag_drop_fix(d);
+    }
   }
 }

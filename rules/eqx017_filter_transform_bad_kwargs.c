@@ -34,8 +34,12 @@
  * ```
  *
  * ## Fix safety
- * No automatic fix: dropping `argnums` changes which argument is differentiated, so the
- * function's parameters must be reordered by hand.
+ * Safe. The fix removes the rejected keyword argument (with its comma). Equinox refuses these
+ * arguments when the function is wrapped, so the code never ran with them; without them
+ * `eqx.filter_jit` holds every non-array argument static, which is what `static_argnums` and
+ * `static_argnames` asked for. `argnums=0` is removed the same way. Any other `argnums` has no
+ * fix: removing it would differentiate the first argument instead, so the parameters must
+ * be reordered by hand. `donate_argnums` has no fix either: its meaning moves to `donate=`.
  *
  * ## Known limits
  * Keywords given through `**kwargs` are not seen. `filter_grad(..., argnums=None)` is
@@ -45,6 +49,7 @@
 #include <string.h>
 
 #include "eqlint/ctx.h"
+#include "rule_fix.h"
 
 typedef struct bad_kw {
   const char *transform; /* canonical name */
@@ -82,7 +87,7 @@ static void check_kwargs(eql_ctx *ctx, const eql_expr *call, const char *canon) 
       if (b->none_ok && a->value && a->value->kind == EQL_E_NONE) continue;
       const char *short_name = canon + strlen("equinox.");
       int grad = !strcmp(a->kw, "argnums");
-      eql_report(ctx, a->start, a->end, help_for(a->kw),
+      eql_diag *d = eql_report(ctx, a->start, a->end, help_for(a->kw),
                  "`eqx.%s` does not take `%s=%s`: Equinox raises \"ValueError: %s\" when the "
                  "function is wrapped; %s",
                  short_name, a->kw, eql_expr_snippet(f, a->value, 30),
@@ -93,6 +98,15 @@ static void check_kwargs(eql_ctx *ctx, const eql_expr *call, const char *canon) 
                  : !strcmp(a->kw, "donate_argnums")
                      ? "buffers are donated with `donate=`"
                      : "it already traces every array and holds everything else static");
+      if (d && (!grad || (a->value && a->value->kind == EQL_E_INT && !strcmp(a->value->name, "0"))) &&
+          strcmp(a->kw, "donate_argnums")) {
+        bool drop[64] = {false};
+        if (call->nargs > 64) continue;
+        drop[k] = true;
+        if (eql_rf_drop_args(ctx, d, eql_arena_printf(ctx->scratch, "Remove `%s`", a->kw), call,
+                             drop) < 0)
+          eql_diag_drop_fix(d);
+      }
     }
   }
 }

@@ -15,38 +15,9 @@ CASE=$2
 DATA=tests/data
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/eqlint-fmt.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 unset NO_COLOR
 
-show() {
-  echo "--- stdout ---"; cat "$TMP/out" 2>/dev/null
-  echo "--- stderr ---"; cat "$TMP/err" 2>/dev/null
-  echo "--------------"
-}
-fail() { echo "FAIL [$CASE]: $*"; show; exit 1; }
-
-no_sanitizer_report() {
-  ! grep -Eq 'runtime error:|(Address|Leak|UndefinedBehavior)Sanitizer' "$@" ||
-    fail "sanitizer report"
-}
-run() {
-  "$EQLINT" "$@" >"$TMP/out" 2>"$TMP/err"
-  RC=$?
-  no_sanitizer_report "$TMP/err"
-}
-# run_stdin FILE ARGS...: like run, with FILE on standard input.
-run_stdin() {
-  f=$1
-  shift
-  "$EQLINT" "$@" <"$f" >"$TMP/out" 2>"$TMP/err"
-  RC=$?
-  no_sanitizer_report "$TMP/err"
-}
-rc_is() { [ "$RC" -eq "$1" ] || fail "exit status $RC, expected $1"; }
-out_has() { grep -Eq -- "$1" "$TMP/out" || fail "stdout lacks /$1/"; }
-out_lacks() { ! grep -Eq -- "$1" "$TMP/out" || fail "stdout has /$1/"; }
-err_has() { grep -Eq -- "$1" "$TMP/err" || fail "stderr lacks /$1/"; }
-err_empty() { [ ! -s "$TMP/err" ] || fail "stderr is not empty"; }
-out_empty() { [ ! -s "$TMP/out" ] || fail "stdout is not empty"; }
 # every_line RE: stdout is not empty and each of its lines matches RE.
 every_line() {
   [ -s "$TMP/out" ] || fail "no output"
@@ -72,7 +43,7 @@ xml_ok() {
 case $CASE in
   json)
     run check --format json "$DATA/pitfall.py"; rc_is 1
-    json_ok "$TMP/out" 'len(d) == 2 and d[0]["code"] == "EQX003" and d[1]["location"]["row"] == 17 and d[1]["url"] == "https://eqlint.dev/rules/EQX001" and d[1]["fix"] is None'
+    json_ok "$TMP/out" 'len(d) == 2 and d[0]["code"] == "EQX003" and d[1]["location"]["row"] == 17 and d[1]["url"] == "https://eqlint.dev/rules/EQX001" and d[1]["fix"]["applicability"] == "safe" and d[1]["fix"]["edits"][0]["content"] == "eqx.filter(model, eqx.is_array)" and d[1]["fix"]["edits"][0]["location"]["row"] == 17'
     out_has '"filename": "tests/data/pitfall.py"'
     run check --format json "$DATA/clean.py"; rc_is 0
     [ "$(cat "$TMP/out")" = "[]" ] || fail "a clean run is not an empty array" ;;
@@ -145,11 +116,13 @@ case $CASE in
     json_ok "$TMP/r.sarif" 'd["runs"][0]["results"] == []' ;;
   statistics)
     run check --statistics "$DATA/pitfall.py" "$DATA/broken.py"; rc_is 1
-    every_line "^ *[0-9]+	EQX[0-9]{3}	[a-z-]+\$"
-    out_has '^1	EQX001	optimizer-init-unfiltered$'
+    # Ruff's layout: a `[*] ` / `[ ] ` column once some diagnostic is fixable (EQX999 is not).
+    every_line "^ *[0-9]+	EQX[0-9]{3}	\\[[* ]\\] [a-z-]+\$"
+    out_has '^1	EQX001	\[\*\] optimizer-init-unfiltered$'
+    out_has '^1	EQX999	\[ \] syntax-error$'
     out_lacks 'Found'
     run check --statistics --format json "$DATA/pitfall.py"; rc_is 1
-    json_ok "$TMP/out" '{r["code"]: r["count"] for r in d} == {"EQX001": 1, "EQX003": 1}'
+    json_ok "$TMP/out" '{r["code"]: r["count"] for r in d} == {"EQX001": 1, "EQX003": 1} and all(r["fixable"] for r in d)'
     run check --statistics "$DATA/clean.py"; rc_is 0; out_empty
     run check --statistics --exit-zero "$DATA/pitfall.py"; rc_is 0; out_has 'EQX001' ;;
   exit_zero)

@@ -1,6 +1,7 @@
 /* The concise format, for other programs (editors' problem matchers, grep, CI annotations):
  *
  *   path:line:col: CODE message
+ *   path:line:col: CODE [*] message      (Ruff's mark: `--fix` can repair it)
  *
  * exactly one line per diagnostic and nothing else, no summary. The shape is a contract:
  * paths and messages are escaped (eql_emit_escaped) so that no newline or control byte can
@@ -36,6 +37,7 @@ int eql_emit_concise(FILE *out, const eql_diag_list *diags, const eql_emit_optio
     } else {
       fprintf(out, " %s ", r ? r->code : "EQX???");
     }
+    if (eql_diag_fixable(d, opts && opts->unsafe_fixes)) fputs("[*] ", out);
     eql_emit_escaped(out, d->message ? d->message : "");
     fputc('\n', out);
   }

@@ -277,7 +277,8 @@ static const eql_rule_info *rule_of(const eql_diag *d) {
   return d->rule >= 0 && d->rule < EQL_RULE_COUNT ? &eql_rules[d->rule] : NULL;
 }
 
-static void one_diagnostic(FILE *out, const eql_diag *d, const eql_source *src, bool color) {
+static void one_diagnostic(FILE *out, const eql_diag *d, const eql_source *src, bool color,
+                           bool unsafe_fixes) {
   const eql_rule_info *r = rule_of(d);
   eql_severity sev = r ? r->severity : EQL_SEV_ERROR;
   const char *sc = severity_color(sev);
@@ -292,6 +293,7 @@ static void one_diagnostic(FILE *out, const eql_diag *d, const eql_source *src, 
   color_on(&f, sc);
   fprintf(out, "%s [%s]", r ? r->code : "EQX???", eql_severity_name(sev));
   color_off(&f);
+  if (eql_diag_fixable(d, unsafe_fixes)) fputs(" [*]", out); /* Ruff's mark: --fix repairs it */
   fputc(' ', out);
   eql_emit_escaped(out, d->message ? d->message : "");
   fputc('\n', out);
@@ -332,9 +334,38 @@ static void one_diagnostic(FILE *out, const eql_diag *d, const eql_source *src, 
   fputc('\n', out);
 }
 
-static void summary(FILE *out, const eql_diag_list *diags) {
-  if (diags->n == 0) {
+/* Ruff's closing lines: how many `--fix` would repair, and how many more `--unsafe-fixes`
+ * would. */
+void eql_emit_fixable_summary(FILE *out, const eql_diag_list *diags, const eql_emit_options *o) {
+  size_t fixable = 0, hidden = 0;
+  bool unsafe = o && o->unsafe_fixes;
+  for (size_t i = 0; i < diags->n; i++) {
+    if (eql_diag_fixable(&diags->items[i], unsafe)) fixable++;
+    else if (eql_diag_fixable(&diags->items[i], true)) hidden++;
+  }
+  char hint[160] = "";
+  if (hidden)
+    snprintf(hint, sizeof hint, "%zu hidden fix%s can be enabled with the `--unsafe-fixes` option",
+             hidden, hidden == 1 ? "" : "es");
+  if (fixable)
+    fprintf(out, "[*] %zu fixable with the `--fix` option%s%s%s.\n", fixable, hidden ? " (" : "",
+            hint, hidden ? ")" : "");
+  else if (hidden)
+    fprintf(out, "No fixes available (%s).\n", hint);
+}
+
+static void summary(FILE *out, const eql_diag_list *diags, const eql_emit_options *o) {
+  size_t fixed = o && o->fix_mode ? o->fixed : 0;
+  if (diags->n == 0 && fixed == 0) {
     fputs("All checks passed!\n", out);
+    return;
+  }
+  if (o && o->fix_mode) {
+    /* "Found 3 diagnostics (2 fixed, 1 remaining)." */
+    size_t all = diags->n + fixed;
+    fprintf(out, "Found %zu diagnostic%s (%zu fixed, %zu remaining).\n", all, all == 1 ? "" : "s",
+            fixed, diags->n);
+    eql_emit_fixable_summary(out, diags, o);
     return;
   }
   size_t count[3] = {0, 0, 0};
@@ -356,6 +387,7 @@ static void summary(FILE *out, const eql_diag_list *diags) {
   }
   if (count[EQL_SEV_INFO]) fprintf(out, "%s%zu info", sep, count[EQL_SEV_INFO]);
   fputs(").\n", out);
+  eql_emit_fixable_summary(out, diags, o);
 }
 
 int eql_emit_full(FILE *out, const eql_diag_list *diags, eql_emit_source_fn source,
@@ -370,8 +402,8 @@ int eql_emit_full(FILE *out, const eql_diag_list *diags, eql_emit_source_fn sour
       src = source ? source(ud, d->path) : NULL;
       last_path = d->path;
     }
-    one_diagnostic(out, d, src, color);
+    one_diagnostic(out, d, src, color, opts && opts->unsafe_fixes);
   }
-  if (!opts || opts->summary) summary(out, diags);
+  if (!opts || opts->summary) summary(out, diags, opts);
   return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }

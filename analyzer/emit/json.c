@@ -4,7 +4,9 @@
  *   {"code": "EQX001", "name": "optimizer-init-unfiltered", "severity": "error",
  *    "message": "...", "help": "..." | null, "filename": "src/train.py", "cell": null | 3,
  *    "location": {"row": 15, "column": 13}, "end_location": {"row": 15, "column": 30},
- *    "fix": null, "url": "https://eqlint.dev/rules/EQX001",
+ *    "fix": null | {"applicability": "safe" | "unsafe", "message": "Wrap `model` in ...",
+ *            "edits": [{"content": "...", "location": {...}, "end_location": {...}}]},
+ *    "url": "https://eqlint.dev/rules/EQX001",
  *    "related": [{"message": ..., "filename": ..., "location": ..., "end_location": ...}]}
  *
  * `related` is present only when the diagnostic points at a second place (an array, so a
@@ -43,6 +45,39 @@ static void put(json_t *obj, const char *key, json_t *value, bool *ok) {
   if (!value || json_object_set_new(obj, key, value) != 0) *ok = false;
 }
 
+/* Ruff's fix object; edits in file order, positions like the diagnostic's. */
+static json_t *fix_object(const eql_diag *d) {
+  const eql_fix *f = d->fix;
+  if (!f) return json_null();
+  json_t *o = json_object(), *edits = json_array();
+  bool ok = o && edits;
+  for (unsigned i = 0; ok && i < f->nedits; i++) {
+    const eql_edit *e = &f->edits[i];
+    json_t *eo = json_object();
+    if (!eo) {
+      ok = false;
+      break;
+    }
+    put(eo, "content", eql_emit_json_text(e->text), &ok);
+    put(eo, "location", position(e->span.line, e->span.col), &ok);
+    put(eo, "end_location", position(e->span.end_line, e->span.end_col), &ok);
+    if (json_array_append_new(edits, eo) != 0) ok = false;
+  }
+  if (o) {
+    put(o, "applicability",
+        json_string(f->applicability == EQL_FIX_SAFE ? "safe" : "unsafe"), &ok);
+    put(o, "message", text_or_null(f->title), &ok);
+    put(o, "edits", edits, &ok);
+    edits = NULL;
+  }
+  json_decref(edits);
+  if (!ok) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 static json_t *diag_object(const eql_diag *d) {
   const eql_rule_info *r = eql_emit_rule_of(d);
   json_t *o = json_object();
@@ -57,7 +92,7 @@ static json_t *diag_object(const eql_diag *d) {
   put(o, "cell", cell_of(d), &ok);
   put(o, "location", position(d->span.line, d->span.col), &ok);
   put(o, "end_location", position(d->span.end_line, d->span.end_col), &ok);
-  put(o, "fix", json_null(), &ok); /* no rule offers an automatic fix yet */
+  put(o, "fix", fix_object(d), &ok);
   put(o, "url", rule_url(r), &ok);
   if (d->has_related) {
     json_t *rel = json_object(), *arr = json_array();

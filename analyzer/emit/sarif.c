@@ -124,6 +124,38 @@ static json_t *physical_location(const char *path, const eql_span *sp, const cha
                    "endLine", (json_int_t)sp->end_line, "endColumn", (json_int_t)sp->end_col);
 }
 
+/* SARIF §3.55: a fix is artifact changes made of replacements (a deleted region and the
+ * inserted text). Unsafe fixes are included too, named so in the description: SARIF has no
+ * notion of applicability and a viewer only offers them, it never applies them unasked. */
+static json_t *fix_array(const eql_diag *d, const char *root) {
+  const eql_fix *f = d->fix;
+  json_t *reps = json_array();
+  bool ok = reps != NULL;
+  for (unsigned i = 0; ok && i < f->nedits; i++) {
+    const eql_span *sp = &f->edits[i].span;
+    json_t *text = eql_emit_json_text(f->edits[i].text);
+    json_t *r = text ? json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:o}}", "deletedRegion",
+                                 "startLine", (json_int_t)sp->line, "startColumn",
+                                 (json_int_t)sp->col, "endLine", (json_int_t)sp->end_line,
+                                 "endColumn", (json_int_t)sp->end_col, "insertedContent", "text",
+                                 text)
+                     : NULL;
+    if (!r || json_array_append_new(reps, r) != 0) ok = false;
+  }
+  json_t *art = ok ? artifact_location(d->path, root) : NULL;
+  char desc[600];
+  snprintf(desc, sizeof desc, "%s%s", f->title ? f->title : "Apply the fix",
+           f->applicability == EQL_FIX_SAFE ? "" : " (unsafe: may change behaviour)");
+  json_t *dtext = art ? eql_emit_json_text(desc) : NULL;
+  if (!dtext) {
+    json_decref(reps);
+    json_decref(art);
+    return NULL;
+  }
+  return json_pack("[{s:{s:o}, s:[{s:o, s:o}]}]", "description", "text", dtext,
+                   "artifactChanges", "artifactLocation", art, "replacements", reps);
+}
+
 static json_t *result_object(const eql_diag *d, const char *fingerprint, const char *root) {
   const eql_rule_info *r = eql_emit_rule_of(d);
   json_t *msg = eql_emit_json_text(d->message ? d->message : "");
@@ -163,6 +195,10 @@ static json_t *result_object(const eql_diag *d, const char *fingerprint, const c
     } else if (json_object_set_new(res, "relatedLocations", rel) != 0) {
       ok = false;
     }
+  }
+  if (d->fix && d->fix->nedits) {
+    json_t *fx = fix_array(d, root);
+    if (!fx || json_object_set_new(res, "fixes", fx) != 0) ok = false;
   }
   /* Notebooks: regions count lines within the cell, which SARIF cannot express; the cell
    * travels as a property bag entry for viewers that know notebooks. */

@@ -59,6 +59,11 @@ typedef struct eql_emit_options {
    * the checkout), or NULL. sarif, gitlab, github and junit report an absolute path below it
    * relative to it, because those systems match paths against the repository. */
   const char *root;
+  /* Fixes: whether unsafe ones count as applicable (`[*]` markers and the summary's count),
+   * whether this run applied fixes (--fix), and how many diagnostics it repaired. */
+  bool unsafe_fixes;
+  bool fix_mode;
+  size_t fixed;
 } eql_emit_options;
 
 /* The source of a displayed path, or NULL (then no code frame is shown). */
@@ -94,6 +99,10 @@ int eql_emit_statistics(FILE *out, const eql_diag_list *diags, bool json,
  * severity, fixable, summary, url, explanation}, or, with rule -1, every rule as an array.
  * Returns 0, or -1 for a rule outside the table or when writing failed. */
 int eql_emit_rules_json(FILE *out, int rule);
+
+/* The full format's closing fix lines ("[*] 2 fixable with the `--fix` option (1 hidden fix
+ * can be enabled with the `--unsafe-fixes` option)."), or nothing when no fix applies. */
+void eql_emit_fixable_summary(FILE *out, const eql_diag_list *diags, const eql_emit_options *o);
 
 /* Dispatches on fmt. */
 int eql_emit(FILE *out, eql_emit_format fmt, const eql_diag_list *diags,
