@@ -15,37 +15,12 @@ CASE=$2
 DATA=tests/data/config
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/eqlint-cfg.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 # The user's git configuration (a global excludes file) must not change what is found.
 HOME=$TMP/home
 XDG_CONFIG_HOME=$TMP/home
 GIT_CONFIG_NOSYSTEM=1
 export HOME XDG_CONFIG_HOME GIT_CONFIG_NOSYSTEM
-
-show() {
-  echo "--- stdout ---"; cat "$TMP/out"
-  echo "--- stderr ---"; cat "$TMP/err"
-  echo "--------------"
-}
-fail() { echo "FAIL [$CASE]: $*"; show; exit 1; }
-
-no_sanitizer_report() {
-  ! grep -Eq 'runtime error:|(Address|Leak|UndefinedBehavior)Sanitizer' "$@" ||
-    fail "sanitizer report"
-}
-run() {
-  "$EQLINT" "$@" >"$TMP/out" 2>"$TMP/err"
-  RC=$?
-  no_sanitizer_report "$TMP/err"
-}
-rc_is() { [ "$RC" -eq "$1" ] || fail "exit status $RC, expected $1"; }
-out_has() { grep -Eq -- "$1" "$TMP/out" || fail "stdout lacks /$1/"; }
-out_lacks() { ! grep -Eq -- "$1" "$TMP/out" || fail "stdout has /$1/"; }
-err_has() { grep -Eq -- "$1" "$TMP/err" || fail "stderr lacks /$1/"; }
-out_empty() { [ ! -s "$TMP/out" ] || fail "stdout is not empty"; }
-out_lines() {
-  n=$(wc -l <"$TMP/out")
-  [ "$n" -eq "$1" ] || fail "$n lines on stdout, expected $1"
-}
 
 # bad_config NAME TEXT: writes $TMP/NAME/NAME-or-file and a Python file next to it.
 # Usage: bad_config eqlint.toml 'text'  -> $TMP/p/eqlint.toml, $TMP/p/m.py

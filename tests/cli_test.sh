@@ -14,6 +14,7 @@ CASE=$2
 DATA=tests/data
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/eqlint-cli.XXXXXX") || exit 2
 trap 'rm -rf "$TMP"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 ESC=$(printf '\033')
 # The colour cases decide NO_COLOR and TERM themselves.
 unset NO_COLOR
@@ -22,31 +23,6 @@ export TERM
 # A concise line: path:line:col: EQXnnn message
 CONCISE_RE='^[^:]+:[0-9]+:[0-9]+: EQX[0-9]{3} .+$'
 
-show() {
-  echo "--- stdout ---"; cat "$TMP/out"
-  echo "--- stderr ---"; cat "$TMP/err"
-  echo "--------------"
-}
-fail() { echo "FAIL [$CASE]: $*"; show; exit 1; }
-
-# A sanitizer report fails the case even when the exit status happens to be the expected
-# one (UBSan exits with 1, the same status as "diagnostics reported").
-no_sanitizer_report() {
-  ! grep -Eq 'runtime error:|(Address|Leak|UndefinedBehavior)Sanitizer' "$@" ||
-    fail "sanitizer report"
-}
-
-# run ARGS...: runs eqlint, keeping stdout, stderr and the exit status.
-run() {
-  "$EQLINT" "$@" >"$TMP/out" 2>"$TMP/err"
-  RC=$?
-  no_sanitizer_report "$TMP/err"
-}
-rc_is() { [ "$RC" -eq "$1" ] || fail "exit status $RC, expected $1"; }
-out_has() { grep -Eq -- "$1" "$TMP/out" || fail "stdout lacks /$1/"; }
-out_lacks() { ! grep -Eq -- "$1" "$TMP/out" || fail "stdout has /$1/"; }
-err_has() { grep -Eq -- "$1" "$TMP/err" || fail "stderr lacks /$1/"; }
-out_empty() { [ ! -s "$TMP/out" ] || fail "stdout is not empty"; }
 no_esc() { ! grep -q "$ESC" "$TMP/out" || fail "stdout has ESC bytes (colour)"; }
 has_esc() { grep -q "$ESC" "$TMP/out" || fail "stdout has no ESC bytes (no colour)"; }
 all_concise() {

@@ -63,14 +63,18 @@ local function main()
   check(value:find("EQX001", 1, true) and value:find("What it does", 1, true),
         "hover shows the rule's documentation")
 
-  -- 3. The code action offers the noqa suppression at the end of the line.
+  -- 3. The code actions: the fix, then the noqa suppression, then the fix-all action.
   local actions = client.request_sync("textDocument/codeAction", {
     textDocument = { uri = uri },
     range = { start = { line = 5, character = 21 }, ["end"] = { line = 5, character = 21 } },
     context = { diagnostics = {} },
   }, TIMEOUT, buf)
-  check(actions and actions.result and #actions.result == 1, "one code action")
-  check(actions.result[1].title == "Suppress EQX001 with `# noqa: EQX001`", "its title")
+  check(actions and actions.result and #actions.result == 3, "three code actions")
+  check(actions.result[1].title == "Wrap `model` in `eqx.filter(..., eqx.is_array)`",
+        "the fix first")
+  check(actions.result[1].isPreferred == true, "the fix is preferred")
+  check(actions.result[2].title == "Suppress EQX001 with `# noqa: EQX001`", "its title")
+  check(actions.result[3].kind == "source.fixAll.eqlint", "the fix-all action last")
 
   -- 4. Typing the fix (incremental didChanges) clears the list.
   vim.api.nvim_buf_set_text(buf, 5, 38, 5, 38, { ", eqx.is_array)" })
@@ -85,7 +89,21 @@ local function main()
   check(vim.wait(TIMEOUT, function() return #vim.diagnostic.get(buf) == 1 end, 20),
         "the diagnostic returns")
 
-  -- 6. A clean shutdown: shutdown + exit, exit status 0.
+  -- 6. Fix-on-save's request: only the fix-all action, applied by the editor itself with the
+  --    server's UTF-16 positions after non-ASCII text.
+  local fixall = client.request_sync("textDocument/codeAction", {
+    textDocument = { uri = uri },
+    range = { start = { line = 0, character = 0 }, ["end"] = { line = 0, character = 0 } },
+    context = { diagnostics = {}, only = { "source.fixAll" } },
+  }, TIMEOUT, buf)
+  check(fixall and fixall.result and #fixall.result == 1, "one fix-all action")
+  vim.lsp.util.apply_workspace_edit(fixall.result[1].edit, "utf-16")
+  check(vim.api.nvim_buf_get_lines(buf, 5, 6, true)[1] ==
+        'x = "é😀"; state = optim.init(eqx.filter(model, eqx.is_array))', "the fixed line")
+  check(vim.wait(TIMEOUT, function() return #vim.diagnostic.get(buf) == 0 end, 20),
+        "nothing left after fix-all")
+
+  -- 7. A clean shutdown: shutdown + exit, exit status 0.
   client.stop()
   check(vim.wait(TIMEOUT, function() return exit_code ~= nil end, 20), "the server exits")
   check(exit_code == 0, "exit status 0 after shutdown, got " .. tostring(exit_code))
