@@ -1012,6 +1012,12 @@ struct eql_config {
   string_list src; /* absolute */
   int respect_gitignore; /* -1 when not set */
   int force_exclude;
+  int fix, unsafe_fixes; /* -1 when not set */
+  selector_list unfixable, extend_safe_fixes, extend_unsafe_fixes;
+  /* The three lists above resolved once, when the file is read, since the filter consults
+   * them for every diagnostic of every round of fixing: */
+  eql_ruleset no_fix;                   /* unfixable */
+  signed char safety[EQL_RULE_COUNT];   /* -1 as the rule says, else an eql_applicability */
   rule_option *options;
   size_t noptions;
 };
@@ -1023,7 +1029,8 @@ static const char *const default_excludes[] = {".*/", "__pycache__/", "node_modu
 
 static const char *const top_keys[] = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "src",    "respect-gitignore", "force-exclude", "rules", NULL};
+    "src", "respect-gitignore", "force-exclude", "fix", "unsafe-fixes", "unfixable",
+    "extend-safe-fixes", "extend-unsafe-fixes", "rules", NULL};
 enum { N_TOP_KEYS = sizeof top_keys / sizeof *top_keys - 1 };
 
 const char *const *eql_config_known_keys(void) { return top_keys; }
@@ -1302,6 +1309,16 @@ static int read_settings(reader *r, const tval *t) {
       rc = expect_bool(r, e, k, &cfg->respect_gitignore);
     } else if (strcmp(k, "force-exclude") == 0) {
       rc = expect_bool(r, e, k, &cfg->force_exclude);
+    } else if (strcmp(k, "fix") == 0) {
+      rc = expect_bool(r, e, k, &cfg->fix);
+    } else if (strcmp(k, "unsafe-fixes") == 0) {
+      rc = expect_bool(r, e, k, &cfg->unsafe_fixes);
+    } else if (strcmp(k, "unfixable") == 0) {
+      rc = read_selectors(r, e, k, &cfg->unfixable);
+    } else if (strcmp(k, "extend-safe-fixes") == 0) {
+      rc = read_selectors(r, e, k, &cfg->extend_safe_fixes);
+    } else if (strcmp(k, "extend-unsafe-fixes") == 0) {
+      rc = read_selectors(r, e, k, &cfg->extend_unsafe_fixes);
     } else if (strcmp(k, "rules") == 0) {
       rc = read_rule_options(r, e);
     } else {
@@ -1310,6 +1327,49 @@ static int read_settings(reader *r, const tval *t) {
     if (rc < 0) return -1;
   }
   return 0;
+}
+
+/* Ruff's FixSafetyTable: a rule takes the override of the most specific selector that
+ * names it, and when a safe and an unsafe selector are equally specific the unsafe one
+ * wins, because promoting a fix by accident can rewrite code wrongly while demoting one
+ * only asks for a flag. Without `fixable` (which eqlint does not have) every rule is
+ * fixable but the unfixable ones, so specificity does not matter there. */
+static void resolve_fix_settings(eql_config *cfg) {
+  memset(&cfg->no_fix, 0, sizeof cfg->no_fix);
+  for (size_t i = 0; i < cfg->unfixable.n; i++)
+    for (int r = 0; r < EQL_RULE_COUNT; r++)
+      if (cfg->unfixable.items[i].rules.on[r]) cfg->no_fix.on[r] = true;
+  memset(cfg->safety, -1, sizeof cfg->safety);
+  int spec[EQL_RULE_COUNT] = {0};
+  const struct {
+    const selector_list *list;
+    eql_applicability to;
+  } lists[] = {{&cfg->extend_safe_fixes, EQL_FIX_SAFE},
+               {&cfg->extend_unsafe_fixes, EQL_FIX_UNSAFE}};
+  for (size_t k = 0; k < sizeof lists / sizeof *lists; k++)
+    for (size_t i = 0; i < lists[k].list->n; i++) {
+      const selector *sel = &lists[k].list->items[i];
+      for (int r = 0; r < EQL_RULE_COUNT; r++) {
+        if (!sel->rules.on[r]) continue;
+        bool take = cfg->safety[r] < 0 || sel->specificity > spec[r] ||
+                    (sel->specificity == spec[r] && lists[k].to == EQL_FIX_UNSAFE);
+        if (take) {
+          cfg->safety[r] = (signed char)lists[k].to;
+          spec[r] = sel->specificity;
+        }
+      }
+    }
+}
+
+/* What the file's configuration says about d's fix (nothing without a fix or a config). */
+static void apply_fix_settings(const eql_config *cfg, eql_diag *d) {
+  if (!cfg || !d->fix || d->rule < 0 || d->rule >= EQL_RULE_COUNT) return;
+  if (cfg->no_fix.on[d->rule]) {
+    eql_diag_drop_fix(d);
+    return;
+  }
+  if (cfg->safety[d->rule] >= 0)
+    d->fix->applicability = (eql_applicability)cfg->safety[d->rule];
 }
 
 static bool is_pyproject(const char *path) {
@@ -1332,6 +1392,8 @@ static eql_config_status parse_at(const char *path, const char *root, const char
   cfg->arena = arena;
   cfg->respect_gitignore = -1;
   cfg->force_exclude = -1;
+  cfg->fix = -1;
+  cfg->unsafe_fixes = -1;
   cfg->path = eql_arena_strdup(arena, path);
   cfg->root = eql_arena_strdup(arena, root);
   /* A UTF-8 byte-order mark (Windows editors write one) is not part of the document, and
@@ -1363,7 +1425,8 @@ static eql_config_status parse_at(const char *path, const char *root, const char
         settings = mine->val;
       }
     }
-    if (st == EQL_CONFIG_OK && !tp.status) read_settings(&r, settings);
+    if (st == EQL_CONFIG_OK && !tp.status && read_settings(&r, settings) == 0)
+      resolve_fix_settings(cfg);
     if (tp.status) st = (eql_config_status)tp.status;
   }
   if (st != EQL_CONFIG_OK) {
@@ -1458,6 +1521,8 @@ void eql_config_free(eql_config *cfg) {
 
 const char *eql_config_path(const eql_config *cfg) { return cfg->path; }
 const char *eql_config_root(const eql_config *cfg) { return cfg->root; }
+int eql_config_fix(const eql_config *cfg) { return cfg ? cfg->fix : -1; }
+int eql_config_unsafe_fixes(const eql_config *cfg) { return cfg ? cfg->unsafe_fixes : -1; }
 
 bool eql_config_rule_option_bool(const eql_config *cfg, const char *code, const char *option,
                                  bool dflt) {
@@ -1878,11 +1943,23 @@ static int find_for_abs(eql_config_store *s, const char *abs, const eql_config *
   return rc;
 }
 
+/* The configuration for the file `path` (no stat: it need not exist). */
+static int find_for_file(eql_config_store *s, const char *path, const eql_config **out) {
+  char *abs = abs_path(s->cwd, path);
+  int rc = abs ? find_for_abs(s, abs, out) : store_nomem(s);
+  free(abs);
+  return rc;
+}
+
 int eql_config_store_find(eql_config_store *s, const char *path, const eql_config **out,
                           eql_config_error *err) {
   *out = NULL;
   char *abs = abs_path(s->cwd, path);
-  int rc = abs ? find_for_abs(s, abs, out) : store_nomem(s);
+  struct stat st;
+  /* A directory's settings include the file inside it: "." must find ./eqlint.toml. */
+  int rc = !abs                                           ? store_nomem(s)
+           : stat(abs, &st) == 0 && S_ISDIR(st.st_mode) ? find_for_dir(s, abs, out)
+                                                          : find_for_abs(s, abs, out);
   free(abs);
   if (rc < 0 && err) *err = s->error;
   return rc;
@@ -1922,6 +1999,7 @@ int eql_config_store_dir_ruleset(eql_config_store *s, const char *dir, eql_rules
 
 typedef struct {
   const char *path;
+  const eql_config *cfg; /* the file's own: its fix settings apply to its diagnostics */
   eql_ruleset rules;
 } path_rules;
 
@@ -1938,7 +2016,12 @@ static path_rules *rules_of(eql_config_store *s, const char *const *paths, size_
   }
   for (size_t i = 0; i < n; i++) {
     pr[i].path = paths[i];
-    if (eql_config_store_ruleset(s, paths[i], &pr[i].rules, NULL) < 0) {
+    pr[i].cfg = NULL;
+    char *abs = abs_path(s->cwd, paths[i]);
+    int rc = abs ? find_for_abs(s, abs, &pr[i].cfg) : store_nomem(s);
+    if (rc == 0) ruleset_abs(pr[i].cfg, &s->cli, abs, &pr[i].rules);
+    free(abs);
+    if (rc < 0) {
       free(pr);
       return NULL;
     }
@@ -1978,14 +2061,16 @@ int eql_config_store_filter(eql_config_store *s, const char *const *paths, size_
   size_t kept = 0;
   for (size_t i = 0; i < diags->n; i++) {
     eql_diag *d = &diags->items[i];
-    path_rules key = {d->path, {{0}}};
+    path_rules key = {d->path, NULL, {{0}}};
     const path_rules *hit =
         d->path ? bsearch(&key, pr, npaths, sizeof *pr, cmp_path_rules) : NULL;
     bool keep = hit && d->rule >= 0 && d->rule < EQL_RULE_COUNT && hit->rules.on[d->rule];
-    if (keep)
+    if (keep) {
+      apply_fix_settings(hit->cfg, d);
       diags->items[kept++] = *d;
-    else
+    } else {
       dropped.items[dropped.n++] = *d;
+    }
   }
   diags->n = kept;
   dropped.cap = dropped.n;
@@ -2051,7 +2136,7 @@ static int walk_src(eql_config_store *s, const eql_walk_options *wo,
   if (!cfgs) goto nomem;
   for (size_t i = 0; i < nchecked; i++) {
     const eql_config *cfg;
-    if (eql_config_store_find(s, checked[i], &cfg, NULL) < 0) goto done;
+    if (find_for_file(s, checked[i], &cfg) < 0) goto done;
     if (!cfg || !cfg->src.n) continue;
     size_t k = 0;
     while (k < ncfgs && cfgs[k] != cfg) k++;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # CLI tests for configuration and discovery: config files found by discovery, --config,
-# --isolated, --extend-select, --force-exclude, .gitignore, `src` roots, and exit status 2
-# with `file:line:col: error:` for every kind of configuration error. One case per ctest
+# --isolated, --extend-select, --force-exclude, .gitignore, `src` roots, the per-file fix
+# settings (unfixable, extend-safe-fixes, extend-unsafe-fixes), and exit status 2 with
+# `file:line:col: error:` for every kind of configuration error. One case per ctest
 # test (tests/CMakeLists.txt lists them).
 #
 # usage: sh tests/cli_config_test.sh PATH/TO/eqlint CASE     (from the repository root)
@@ -105,7 +106,8 @@ case $CASE in
     out_lacks generated
     # --show-settings reports the selection of the working directory's configuration.
     (cd "$DATA/basic" && "$EQLINT" check --show-settings >"$TMP/out" 2>"$TMP/err"); RC=$?
-    rc_is 0; out_has 'EQX003 on '; out_has 'EQX001 off ' ;;
+    rc_is 0; out_has 'EQX003 on '; out_has 'EQX001 off '
+    out_has '^config +=.*eqlint\.toml$' ;;
   exclude_explicit_and_forced)
     # An excluded path named on the command line is checked, unless --force-exclude.
     run check --format concise "$DATA/basic/generated/pitfall.py"; rc_is 1; out_has ' EQX003 '
@@ -132,6 +134,48 @@ case $CASE in
     printf 'respect-gitignore = false\n' >"$TMP/repo/eqlint.toml"
     (cd "$TMP/repo" && "$EQLINT" check --show-files >"$TMP/out" 2>"$TMP/err"); RC=$?
     rc_is 0; out_lines 7 ;;
+  # ---- fix settings: per file, like the selection ----
+  fix_unfixable)
+    # EQX014 is still reported but loses its [*], and --fix leaves it; EQX001 keeps its
+    # fixes. sub/ has its own configuration, which replaces the outer one entirely.
+    mkdir -p "$TMP/p/sub"
+    cp "$DATA/fixes/optim.py" "$DATA/fixes/model.py" "$TMP/p/"
+    cp "$DATA/fixes/optim.py" "$TMP/p/sub/"
+    printf 'unfixable = ["EQX014"]\n' >"$TMP/p/eqlint.toml"
+    printf 'select = ["EQX014"]\n' >"$TMP/p/sub/eqlint.toml"
+    run check --format concise "$TMP/p"; rc_is 1; out_lines 4
+    out_has "^$TMP/p/optim.py:8:9: EQX014 \`"
+    out_has "^$TMP/p/model.py:18:13: EQX001 \[\*\] "
+    out_has "^$TMP/p/sub/optim.py:8:9: EQX014 \[\*\] "
+    run check --fix --format concise "$TMP/p"; rc_is 1; out_lines 1
+    out_has "^$TMP/p/optim.py:8:9: EQX014 "
+    cmp -s "$DATA/fixes/optim.py" "$TMP/p/optim.py" || fail "the unfixable EQX014 was fixed"
+    grep -q 'eqx.filter(model, eqx.is_array))$' "$TMP/p/model.py" || fail "EQX001 not fixed"
+    grep -q 'eqx.filter(model, eqx.is_array)$' "$TMP/p/sub/optim.py" ||
+      fail "sub/optim.py (no unfixable there) not fixed" ;;
+  fix_safety)
+    # extend-unsafe-fixes demotes EQX014: --fix leaves it, --fix --unsafe-fixes applies it.
+    # extend-safe-fixes promotes EQX003 (by name): --fix applies it without --unsafe-fixes.
+    mkdir -p "$TMP/p"
+    cp "$DATA/fixes/optim.py" "$DATA/fixes/jit.py" "$TMP/p/"
+    printf 'extend-unsafe-fixes = ["EQX014"]\nextend-safe-fixes = ["unfiltered-transform"]\n' \
+      >"$TMP/p/eqlint.toml"
+    run check --format concise "$TMP/p"; rc_is 1; out_lines 3
+    out_has "^$TMP/p/optim.py:8:9: EQX014 \`"; out_has "^$TMP/p/jit.py:17:44: EQX003 \[\*\] "
+    run check --format concise --unsafe-fixes "$TMP/p"; rc_is 1
+    out_has "^$TMP/p/optim.py:8:9: EQX014 \[\*\] "
+    run check --fix --format concise "$TMP/p"; rc_is 1; out_lines 1
+    out_has "^$TMP/p/optim.py:8:9: EQX014 "
+    cmp -s "$DATA/fixes/optim.py" "$TMP/p/optim.py" || fail "EQX014 fixed without --unsafe-fixes"
+    grep -q '^@eqx.filter_jit$' "$TMP/p/jit.py" || fail "the promoted EQX003 was not fixed"
+    run check --fix --unsafe-fixes --format concise "$TMP/p"; rc_is 0; out_empty
+    grep -q 'eqx.filter(model, eqx.is_array)$' "$TMP/p/optim.py" ||
+      fail "EQX014 not fixed with --unsafe-fixes"
+    # An unknown code is a configuration error at its place, like in `ignore`.
+    printf 'extend-safe-fixes = ["EQX003"]\nunfixable = ["EQX014", "EQX404"]\n' \
+      >"$TMP/p/eqlint.toml"
+    run check --fix "$TMP/p"; expect_config_error "$TMP/p/eqlint.toml" 2 24 \
+      '`unfixable`: unknown rule code or prefix `EQX404`' ;;
   # ---- every kind of configuration error: exit 2 and file:line:col ----
   error_unknown_key)
     bad_config eqlint.toml '# settings

@@ -318,6 +318,28 @@ static const error_case error_cases[] = {
      "rules)"},
     {"eqlint.toml", "ignore = [\"EQX001,EQX002\"]\n", 1, 11,
      "`ignore`: `EQX001,EQX002` holds several codes; write one per string"},
+    /* the fix settings: the same selectors, the same checks */
+    {"eqlint.toml", "# fixes\nunfixable = [\"EQX014\", \"EQX404\"]\n", 2, 24,
+     "`unfixable`: unknown rule code or prefix `EQX404` (run `eqlint rule --all` to list the "
+     "rules)"},
+    {"pyproject.toml", "[tool.eqlint]\nextend-safe-fixes = [\"optimizer-init-unfilterd\"]\n", 2,
+     22, "`extend-safe-fixes`: unknown rule code or prefix `optimizer-init-unfilterd` (run "
+     "`eqlint rule --all` to list the rules)"},
+    {"eqlint.toml", "extend-unsafe-fixes = [\"EQX0\", \"EQY\"]\n", 1, 32,
+     "`extend-unsafe-fixes`: unknown rule code or prefix `EQY` (run `eqlint rule --all` to list "
+     "the rules)"},
+    {"eqlint.toml", "unfixable = \"EQX014\"\n", 1, 13,
+     "`unfixable` must be an array of strings, not a string"},
+    {"eqlint.toml", "extend-safe-fixes = [\"EQX003 EQX001\"]\n", 1, 22,
+     "`extend-safe-fixes`: `EQX003 EQX001` holds several codes; write one per string"},
+    {"eqlint.toml", "fix = \"yes\"\n", 1, 7,
+     "`fix` must be a boolean (true or false), not a string"},
+    {"pyproject.toml", "[tool.eqlint]\nunsafe-fixes = 1\n", 2, 16,
+     "`unsafe-fixes` must be a boolean (true or false), not an integer"},
+    {"eqlint.toml", "unfixables = []\n", 1, 1,
+     "unknown key `unfixables` (did you mean `unfixable`?)"},
+    {"pyproject.toml", "[tool.eqlint]\nextend-unsafe-fix = []\n", 2, 1,
+     "unknown key `extend-unsafe-fix` in [tool.eqlint] (did you mean `extend-unsafe-fixes`?)"},
     {"eqlint.toml", "select = [\"\"]\n", 1, 11, "`select`: empty string"},
     {"eqlint.toml", "per-file-ignores = {\"\xc3\xa9/*.py\" = [\"EQX404\"]}\n", 1, 33,
      "`per-file-ignores.\"\xc3\xa9/*.py\"`: unknown rule code or prefix `EQX404` (run `eqlint "
@@ -913,6 +935,193 @@ static void add_diag(eql_diag_list *l, const char *path, const char *code) {
   eql_source_free(src);
 }
 
+/* ---- fix settings ---- */
+
+static void test_fix_settings_parse(void) {
+  /* Unset: -1, so the command line can tell "not configured" from "false". */
+  eql_config *cfg = parse_ok("/p/eqlint.toml", "select = [\"EQX001\"]\n");
+  if (cfg) {
+    CU_ASSERT_EQUAL(eql_config_fix(cfg), -1);
+    CU_ASSERT_EQUAL(eql_config_unsafe_fixes(cfg), -1);
+    eql_config_free(cfg);
+  }
+  CU_ASSERT_EQUAL(eql_config_fix(NULL), -1);
+  CU_ASSERT_EQUAL(eql_config_unsafe_fixes(NULL), -1);
+  cfg = parse_ok("/p/eqlint.toml", "fix = true\nunsafe-fixes = false\n"
+                                   "unfixable = [\"EQX014\", \"optimizer-init-unfiltered\"]\n"
+                                   "extend-safe-fixes = [\"EQX0\"]\n"
+                                   "extend-unsafe-fixes = [\"ALL\"]\n");
+  if (cfg) {
+    CU_ASSERT_EQUAL(eql_config_fix(cfg), 1);
+    CU_ASSERT_EQUAL(eql_config_unsafe_fixes(cfg), 0);
+    /* Fix settings never change which rules run. */
+    CU_ASSERT_STRING_EQUAL(on_for(cfg, NULL, "/p/a.py"), all_checks());
+    eql_config_free(cfg);
+  }
+  cfg = parse_ok("/p/pyproject.toml", "[tool.eqlint]\nfix = false\nunsafe-fixes = true\n"
+                                      "extend-unsafe-fixes = []\n");
+  if (cfg) {
+    CU_ASSERT_EQUAL(eql_config_fix(cfg), 0);
+    CU_ASSERT_EQUAL(eql_config_unsafe_fixes(cfg), 1);
+    eql_config_free(cfg);
+  }
+}
+
+/* A diagnostic of `code` in `path` whose fix is safe or unsafe. */
+static void add_fixable(eql_diag_list *l, const char *path, const char *code, bool unsafe) {
+  eql_source *src = eql_source_new(path, "x = 1\n", 6);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+  eql_diag *d = eql_diag_add(l, rule(code), src, 0, 1, "message", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  CU_ASSERT_EQUAL(eql_diag_add_edit(d, src, "Replace it", 0, 1, "y"), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d->fix);
+  if (unsafe) eql_diag_fix_unsafe(d);
+  eql_source_free(src);
+}
+
+enum { NO_FIX = -1 }; /* besides EQL_FIX_SAFE and EQL_FIX_UNSAFE */
+
+/* What is left of the fix of the diagnostic of `code` in `path` after filtering. */
+static int fix_of(const eql_diag_list *l, const char *path, const char *code) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->items[i].path, path) == 0 && l->items[i].rule == rule(code))
+      return l->items[i].fix ? (int)l->items[i].fix->applicability : NO_FIX;
+  fprintf(stderr, "\n  no %s diagnostic in %s after filtering\n", code, path);
+  CU_FAIL("diagnostic missing");
+  return -2;
+}
+
+static void test_store_filter_fix_settings(void) {
+  char *root = enter_root();
+  /* The outer project: EQX014 keeps being reported without its fix, EQX001's safe fixes
+   * need --unsafe-fixes, EQX003's unsafe ones become safe; EQX002 (not selected) goes. */
+  write_file(root, "eqlint.toml", "select = [\"EQX001\", \"EQX003\", \"EQX006\", \"EQX014\"]\n"
+                                  "unfixable = [\"EQX014\"]\n"
+                                  "extend-unsafe-fixes = [\"EQX001\"]\n"
+                                  "extend-safe-fixes = [\"EQX003\"]\n"
+                                  "[per-file-ignores]\n\"tests/*.py\" = [\"EQX003\"]\n");
+  /* A nested project replaces all of that: only its own EQX001 is unfixable. */
+  mkdir_in(root, "sub");
+  write_file(root, "sub/eqlint.toml", "unfixable = [\"EQX001\"]\n");
+  /* Specificity, as in Ruff: the more specific selector wins, unsafe wins a tie. */
+  mkdir_in(root, "spec");
+  write_file(root, "spec/eqlint.toml", "extend-safe-fixes = [\"EQX003\", \"EQX0\"]\n"
+                                       "extend-unsafe-fixes = [\"EQX00\", \"EQX014\", \"ALL\"]\n"
+                                       "[per-file-ignores]\n\"x.py\" = [\"EQX006\"]\n");
+  mkdir_in(root, "tie");
+  write_file(root, "tie/eqlint.toml", "extend-safe-fixes = [\"EQX003\", \"EQX014\"]\n"
+                                      "extend-unsafe-fixes = [\"optimizer-filter-array-like\"]\n"
+                                      "unfixable = [\"EQX003\"]\n");
+  mkdir_in(root, "tests");
+  eql_config_store *s = NULL;
+  eql_config_error err;
+  CU_ASSERT_EQUAL_FATAL(eql_config_store_new(NULL, &s, &err), EQL_CONFIG_OK);
+  const char *paths[] = {"a.py", "sub/s.py", "spec/x.py", "tie/t.py", "tests/t.py"};
+  eql_diag_list l;
+  eql_diag_list_init(&l);
+  add_fixable(&l, "a.py", "EQX014", false);
+  add_fixable(&l, "a.py", "EQX001", false);
+  add_fixable(&l, "a.py", "EQX003", true);
+  add_fixable(&l, "a.py", "EQX006", true);       /* no setting names it: unchanged */
+  add_fixable(&l, "a.py", "EQX002", false);      /* not selected: dropped, fix and all */
+  add_diag(&l, "a.py", "EQX013");                /* not selected either */
+  add_fixable(&l, "sub/s.py", "EQX001", false);
+  add_fixable(&l, "sub/s.py", "EQX014", false);  /* the outer unfixable does not reach */
+  add_fixable(&l, "sub/s.py", "EQX003", true);   /* nor does the outer promotion */
+  add_fixable(&l, "spec/x.py", "EQX003", true);  /* EQX003 (safe) beats EQX00 (unsafe) */
+  add_fixable(&l, "spec/x.py", "EQX001", false); /* EQX00 (unsafe) beats EQX0 (safe) */
+  add_fixable(&l, "spec/x.py", "EQX014", false); /* EQX014 (unsafe) beats EQX0 (safe) */
+  add_fixable(&l, "spec/x.py", "EQX017", true);  /* EQX0 (safe) beats ALL (unsafe) */
+  add_fixable(&l, "spec/x.py", "EQX006", true);  /* per-file-ignores: dropped */
+  add_fixable(&l, "tie/t.py", "EQX014", false);  /* code and name tie: unsafe wins */
+  add_fixable(&l, "tie/t.py", "EQX003", true);   /* unfixable beats extend-safe-fixes */
+  add_diag(&l, "tie/t.py", "EQX001");            /* nothing to change without a fix */
+  add_fixable(&l, "tests/t.py", "EQX001", false);
+  add_fixable(&l, "lib/x.py", "EQX001", false);  /* not asked for: dropped */
+  CU_ASSERT_EQUAL(eql_config_store_filter(s, paths, 5, &l, &err), 0);
+  CU_ASSERT_EQUAL(l.n, 15);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX014"), NO_FIX);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX001"), EQL_FIX_UNSAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX003"), EQL_FIX_SAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX006"), EQL_FIX_UNSAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "sub/s.py", "EQX001"), NO_FIX);
+  CU_ASSERT_EQUAL(fix_of(&l, "sub/s.py", "EQX014"), EQL_FIX_SAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "sub/s.py", "EQX003"), EQL_FIX_UNSAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "spec/x.py", "EQX003"), EQL_FIX_SAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "spec/x.py", "EQX001"), EQL_FIX_UNSAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "spec/x.py", "EQX014"), EQL_FIX_UNSAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "spec/x.py", "EQX017"), EQL_FIX_SAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "tie/t.py", "EQX014"), EQL_FIX_UNSAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "tie/t.py", "EQX003"), NO_FIX);
+  CU_ASSERT_EQUAL(fix_of(&l, "tie/t.py", "EQX001"), NO_FIX);
+  /* per-file-ignores drop diagnostics, not fixes: the file's settings still apply */
+  CU_ASSERT_EQUAL(fix_of(&l, "tests/t.py", "EQX001"), EQL_FIX_UNSAFE);
+  /* The fix that survives is intact: its edits are untouched. */
+  for (size_t i = 0; i < l.n; i++)
+    if (l.items[i].fix) CU_ASSERT_EQUAL(l.items[i].fix->nedits, 1);
+  eql_diag_list_free(&l);
+  eql_config_store_free(s);
+
+  /* --config: one file's settings for every path; --isolated: none at all. */
+  eql_config_options opt = {.config_path = "sub/eqlint.toml"};
+  CU_ASSERT_EQUAL_FATAL(eql_config_store_new(&opt, &s, &err), EQL_CONFIG_OK);
+  eql_diag_list_init(&l);
+  add_fixable(&l, "a.py", "EQX001", false);
+  add_fixable(&l, "a.py", "EQX003", true);
+  CU_ASSERT_EQUAL(eql_config_store_filter(s, paths, 1, &l, &err), 0);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX001"), NO_FIX);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX003"), EQL_FIX_UNSAFE);
+  eql_diag_list_free(&l);
+  eql_config_store_free(s);
+  opt = (eql_config_options){.isolated = true};
+  CU_ASSERT_EQUAL_FATAL(eql_config_store_new(&opt, &s, &err), EQL_CONFIG_OK);
+  eql_diag_list_init(&l);
+  add_fixable(&l, "a.py", "EQX014", false);
+  add_fixable(&l, "a.py", "EQX003", true);
+  CU_ASSERT_EQUAL(eql_config_store_filter(s, paths, 1, &l, &err), 0);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX014"), EQL_FIX_SAFE);
+  CU_ASSERT_EQUAL(fix_of(&l, "a.py", "EQX003"), EQL_FIX_UNSAFE);
+  eql_diag_list_free(&l);
+  eql_config_store_free(s);
+  leave_root(root);
+}
+
+/* The settings that govern the run come from the working directory's configuration, which
+ * is what the command line looks up ("."); a nested file's `fix` does not leak upwards. */
+static void test_store_fix_switches(void) {
+  char *root = enter_root();
+  write_file(root, "pyproject.toml", "[tool.eqlint]\nfix = true\n");
+  mkdir_in(root, "sub");
+  write_file(root, "sub/eqlint.toml", "fix = false\nunsafe-fixes = true\n");
+  eql_config_store *s = NULL;
+  eql_config_error err;
+  CU_ASSERT_EQUAL_FATAL(eql_config_store_new(NULL, &s, &err), EQL_CONFIG_OK);
+  const eql_config *cfg = NULL;
+  CU_ASSERT_EQUAL(eql_config_store_find(s, ".", &cfg, &err), 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+  CU_ASSERT_EQUAL(eql_config_fix(cfg), 1);
+  CU_ASSERT_EQUAL(eql_config_unsafe_fixes(cfg), -1);
+  CU_ASSERT_EQUAL(eql_config_store_find(s, "sub/x.py", &cfg, &err), 0);
+  CU_ASSERT_EQUAL(eql_config_fix(cfg), 0);
+  CU_ASSERT_EQUAL(eql_config_unsafe_fixes(cfg), 1);
+  /* A directory is governed by the file inside it, the same as a file next to that one. */
+  CU_ASSERT_EQUAL(eql_config_store_find(s, "sub", &cfg, &err), 0);
+  CU_ASSERT_EQUAL(eql_config_fix(cfg), 0);
+  CU_ASSERT_EQUAL(eql_config_store_find(s, "sub/", &cfg, &err), 0);
+  CU_ASSERT_EQUAL(eql_config_fix(cfg), 0);
+  CU_ASSERT_EQUAL(eql_config_store_find(s, "sub/..", &cfg, &err), 0);
+  CU_ASSERT_EQUAL(eql_config_fix(cfg), 1);
+  eql_config_store_free(s);
+  eql_config_options opt = {.isolated = true};
+  CU_ASSERT_EQUAL_FATAL(eql_config_store_new(&opt, &s, &err), EQL_CONFIG_OK);
+  CU_ASSERT_EQUAL(eql_config_store_find(s, ".", &cfg, &err), 0);
+  CU_ASSERT_PTR_NULL(cfg);
+  CU_ASSERT_EQUAL(eql_config_fix(cfg), -1);
+  eql_config_store_free(s);
+  leave_root(root);
+}
+
+
 static void test_store_union_and_filter(void) {
   char *root = enter_root();
   write_file(root, "eqlint.toml", "select = [\"EQX001\", \"EQX002\"]\n"
@@ -1029,6 +1238,9 @@ int main(void) {
       EQL_TEST(test_store_walk_exclude_force_and_src),
       EQL_TEST(test_store_walk_gitignore_switch),
       EQL_TEST(test_store_union_and_filter),
+      EQL_TEST(test_fix_settings_parse),
+      EQL_TEST(test_store_filter_fix_settings),
+      EQL_TEST(test_store_fix_switches),
       EQL_TEST(test_docs_cover_every_key),
   };
   return eql_cunit_run("config", tests, sizeof tests / sizeof *tests);

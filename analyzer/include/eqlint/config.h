@@ -11,7 +11,8 @@
  * discovery; `--isolated` uses no file at all. docs/configuration.md lists the keys.
  *
  * Keys: select, extend-select, ignore, per-file-ignores, exclude, extend-exclude, src,
- * respect-gitignore, force-exclude, and [rules.CODE] tables of per-rule options.
+ * respect-gitignore, force-exclude, fix, unsafe-fixes, unfixable, extend-safe-fixes,
+ * extend-unsafe-fixes, and [rules.CODE] tables of per-rule options.
  *
  * Everything here is library code: it never prints and never exits. Problems come back as
  * an eql_config_error naming the file, the 1-based line and column (in code points) of the
@@ -71,6 +72,17 @@ const char *eql_config_root(const eql_config *cfg);
  * validated when the file is read, so a typo never silently falls back to the default. */
 bool eql_config_rule_option_bool(const eql_config *cfg, const char *code, const char *option,
                                  bool dflt);
+
+/* `fix = true|false` and `unsafe-fixes = true|false`: -1 when the config does not set the
+ * key (or cfg is NULL), else 0 or 1. Like Ruff, these govern the run as a whole, so the
+ * command line reads them from the configuration of the working directory,
+ * eql_config_store_find(store, ".", ...) (NULL under --isolated, the file under --config),
+ * and its own --fix/--no-fix and --unsafe-fixes/--no-unsafe-fixes win over them. The three
+ * values of unsafe-fixes mean what they mean in Ruff: 1 applies unsafe fixes (with a fix
+ * mode on) and counts them as fixable; 0 does not, and hides the hint that unsafe fixes
+ * are available; -1 (unset) does not either, but shows that hint. */
+int eql_config_fix(const eql_config *cfg);
+int eql_config_unsafe_fixes(const eql_config *cfg);
 
 /* Rule selection given on the command line: lists of comma-separated selectors (codes,
  * prefixes such as EQX0, rule names, ALL), each list as one option value. */
@@ -144,10 +156,11 @@ eql_config_status eql_config_store_new(const eql_config_options *opt, eql_config
                                        eql_config_error *err);
 void eql_config_store_free(eql_config_store *s);
 
-/* The configuration that applies to a file (or directory) `path`, searching from its
- * directory upwards; NULL with 0 when none applies. -1 when a configuration file on the
- * way is invalid: err is filled, and the store keeps failing with the same error (the first
- * error stops the run). Results are cached per directory. */
+/* The configuration that applies to `path`, searching upwards from the directory holding it
+ * or, when `path` is an existing directory, from that directory itself (so "." finds the
+ * working directory's own eqlint.toml); NULL with 0 when none applies. -1 when a
+ * configuration file on the way is invalid: err is filled, and the store keeps failing with
+ * the same error (the first error stops the run). Results are cached per directory. */
 int eql_config_store_find(eql_config_store *s, const char *path, const eql_config **out,
                           eql_config_error *err);
 
@@ -163,8 +176,12 @@ int eql_config_store_dir_ruleset(eql_config_store *s, const char *dir, eql_rules
 /* A run with per-file rules, for drivers that run one selection over the whole project:
  * run the union of the files' rulesets (eql_config_store_union), then keep only what each
  * file selects (eql_config_store_filter). `paths` are the files asked for: diagnostics in
- * any other file (files parsed only for the index, through `src`) are dropped. Both
- * return 0, or -1 with err filled (out of memory, or a configuration error). */
+ * any other file (files parsed only for the index, through `src`) are dropped. The filter
+ * also applies each kept diagnostic's file's fix settings to its fix, as Ruff does after a
+ * check: `unfixable` rules lose their fix, then `extend-unsafe-fixes` marks a rule's fixes
+ * unsafe and `extend-safe-fixes` marks them safe (the more specific selector wins; unsafe
+ * wins a tie). Both return 0, or -1 with err filled (out of memory, or a configuration
+ * error). */
 int eql_config_store_union(eql_config_store *s, const char *const *paths, size_t npaths,
                            eql_ruleset *out, eql_config_error *err);
 int eql_config_store_filter(eql_config_store *s, const char *const *paths, size_t npaths,
