@@ -19,6 +19,8 @@
 #include "eqlint/check.h"
 #include "eqlint/config.h"
 #include "eqlint/emit.h"
+#include "eqlint/fix.h"
+#include "eqlint/fixio.h"
 #include "eqlint/lsp.h"
 #include "eqlint/rules.h"
 #include "eqlint/walk.h"
@@ -96,6 +98,15 @@ static const char check_usage[] =
     "                      Read a file from standard input and report it as NAME (also\n"
     "                      its module name for cross-file imports); `-` as a PATH alone\n"
     "                      reads it as `-`\n"
+    "  --fix               Apply the safe fixes and write the files (atomically; a file\n"
+    "                      changed meanwhile is left alone), then report what remains\n"
+    "  --unsafe-fixes      Also apply (with --fix) and count unsafe fixes, which may change\n"
+    "                      behaviour the code relied on (see each rule's `Fix safety`)\n"
+    "  --diff              Print a unified diff of what --fix would change and write nothing;\n"
+    "                      exit 1 when there would be changes\n"
+    "  --fix-only          Apply fixes like --fix but report nothing about what remains\n"
+    "                      (exit 0 unless a file could not be written)\n"
+    "  --no-fix, --no-unsafe-fixes  Undo --fix / --unsafe-fixes given earlier\n"
     "  --show-files        List the files that would be checked, then exit\n"
     "  --show-settings     Print the effective settings and rule selection, then exit\n"
     "  -h, --help          Show this help\n"
@@ -229,7 +240,7 @@ static void drop_stdin_twin(eql_walk_files *files, const char *stdin_name) {
 /* --show-settings: what this run would do, after every option has been applied. */
 static void show_settings(int format, const char *output_file, const char *color,
                           bool summary, bool quiet, bool statistics, bool exit_zero,
-                          int jobs, bool prefilter,
+                          int jobs, bool prefilter, bool fix, bool unsafe_fixes,
                           const char *stdin_name, char **paths, size_t npaths,
                           const char *config_file, const eql_ruleset *rules) {
   /* The configuration file that applies to the working directory ("." below); files
@@ -247,6 +258,8 @@ static void show_settings(int format, const char *output_file, const char *color
   if (jobs > 0) printf("jobs            = %d\n", jobs);
   else fputs("jobs            = auto (one per core)\n", stdout);
   printf("prefilter       = %s\n", prefilter ? "true" : "false");
+  printf("fix             = %s\n", fix ? "true" : "false");
+  printf("unsafe-fixes    = %s\n", unsafe_fixes ? "true" : "false");
   /* stdin_name is NULL when standard input is not read. */
   fputs("stdin           = ", stdout);
   if (stdin_name) {
@@ -284,6 +297,93 @@ static void count_read_error(const char *path, const char *reason, void *ud) {
   (*(size_t *)ud)++;
 }
 
+/* What eql_fix_project calls to check the project again: the same selection, suppressions
+ * and per-file ignores as a plain run. */
+typedef struct checker {
+  eql_config_store *store;
+  const char **asked;
+  size_t nasked;
+  eql_ruleset *rules;
+  eql_project *project;
+  eql_config_error *cerr;
+} checker;
+
+static int run_checks(void *ud, eql_diag_list *out) {
+  checker *c = ud;
+  if (eql_config_store_union(c->store, c->asked, c->nasked, c->rules, c->cerr) != 0 ||
+      eql_project_run(c->project, c->rules, out) != 0 ||
+      eql_config_store_filter(c->store, c->asked, c->nasked, out, c->cerr) != 0)
+    return -1;
+  return 0;
+}
+
+/* A fix that would have broken the file is eqlint's bug, not the user's: say so, and where. */
+static void report_dropped_fixes(const eql_fix_report *rep) {
+  for (size_t i = 0; i < rep->dropped.n; i++) {
+    const eql_diag *d = &rep->dropped.items[i];
+    fputs("eqlint: error: ", stderr);
+    eql_emit_escaped(stderr, d->path);
+    fprintf(stderr, ":%u:%u: the fix for %s would leave a syntax error, so it was not applied. "
+                    "This is a bug in eqlint; please report it with the file.\n",
+            (unsigned)d->span.line, (unsigned)d->span.col, eql_rules[d->rule].code);
+  }
+}
+
+/* --diff: what --fix would write, as a unified diff; exit 1 when anything would change. */
+static int print_diffs(const eql_fix_report *rep, bool quiet) {
+  for (size_t i = 0; i < rep->nfiles; i++) {
+    const eql_fixed_file *f = &rep->files[i];
+    if (eql_udiff(stdout, f->path, f->before, f->before_len, f->after, f->after_len) != 0) {
+      fprintf(stderr, "eqlint: error: cannot write the diff: %s\n", strerror(errno));
+      return EXIT_TROUBLE;
+    }
+  }
+  if (fflush(stdout) != 0) return EXIT_TROUBLE;
+  if (!quiet) {
+    if (rep->total)
+      fprintf(stderr, "Would fix %zu diagnostic%s in %zu file%s.\n", rep->total,
+              rep->total == 1 ? "" : "s", rep->nfiles, rep->nfiles == 1 ? "" : "s");
+    else
+      fputs("No fixes available.\n", stderr);
+  }
+  return rep->nfiles ? EXIT_FOUND : EXIT_CLEAN;
+}
+
+/* --fix: writes every fixed file (the one read from standard input goes to standard output,
+ * whole, as editors expect). Returns how many could not be written. */
+static size_t write_fixes(const eql_fix_report *rep, const eql_project *p,
+                          const char *stdin_path) {
+  size_t failed = 0;
+  bool stdin_fixed = false;
+  for (size_t i = 0; i < rep->nfiles; i++) {
+    const eql_fixed_file *f = &rep->files[i];
+    if (stdin_path && strcmp(f->path, stdin_path) == 0) {
+      stdin_fixed = true;
+      if (fwrite(f->after, 1, f->after_len, stdout) != f->after_len || fflush(stdout) != 0) failed++;
+      continue;
+    }
+    char err[512];
+    eql_write_status ws = eql_write_atomic(f->path, f->after, f->after_len, f->before,
+                                           f->before_len, err, sizeof err);
+    if (ws == EQL_WRITE_OK) continue;
+    failed++;
+    fputs("eqlint: error: ", stderr);
+    eql_emit_escaped(stderr, f->path);
+    if (ws == EQL_WRITE_CHANGED)
+      fputs(": the file changed on disk while eqlint was fixing it; it was left as it is. "
+            "Run eqlint again.\n", stderr);
+    else {
+      fputs(": the fixes could not be written: ", stderr);
+      eql_emit_escaped(stderr, err);
+      fputs(" (the file is unchanged)\n", stderr);
+    }
+  }
+  /* nothing to fix in it: the text comes back unchanged, or the editor would lose it */
+  const eql_source *src = stdin_path && !stdin_fixed ? eql_project_source(p, stdin_path) : NULL;
+  if (src && (fwrite(src->text, 1, src->len, stdout) != src->len || fflush(stdout) != 0)) failed++;
+  return failed;
+}
+
 static int cmd_check(int argc, char **argv) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'},
@@ -306,6 +406,12 @@ static int cmd_check(int argc, char **argv) {
       {"parse-timeout", required_argument, NULL, 'O'},
       {"stdin-filename", required_argument, NULL, 'N'},
       {"show-files", no_argument, NULL, 'L'},
+      {"fix", no_argument, NULL, 'x'},
+      {"no-fix", no_argument, NULL, 'K'},
+      {"unsafe-fixes", no_argument, NULL, 'U'},
+      {"no-unsafe-fixes", no_argument, NULL, 'W'},
+      {"diff", no_argument, NULL, 'd'},
+      {"fix-only", no_argument, NULL, 'y'},
       {"show-settings", no_argument, NULL, 'G'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -319,6 +425,9 @@ static int cmd_check(int argc, char **argv) {
   char *stdin_data = NULL;
   int jobs = 0; /* 0: one thread per core */
   bool prefilter = true;
+  /* -1: not given, so the configuration decides (`fix`, `unsafe-fixes`); last flag wins */
+  int cli_fix = -1, cli_unsafe = -1;
+  bool fix = false, unsafe_fixes = false, diff = false, fix_only = false, hide_unsafe = false;
   double max_mib = 16;       /* per-file budget */
   unsigned timeout_ms = 20000;
   eql_emit_file report = {0};
@@ -341,6 +450,12 @@ static int cmd_check(int argc, char **argv) {
   eql_project *project = NULL;
   eql_diag_list diags;
   eql_diag_list_init(&diags);
+  eql_fix_report fixrep;
+  memset(&fixrep, 0, sizeof fixrep);
+  const char **asked = NULL;
+  size_t nasked = 0;
+  bool write_failed = false;
+  eql_config_error cerr;
   if (!selects || !ignores || !paths || !extends) {
     fputs("eqlint: error: out of memory\n", stderr);
     goto done;
@@ -420,6 +535,12 @@ static int cmd_check(int argc, char **argv) {
       }
       case 'N': stdin_name = optarg; break;
       case 'L': show_files = true; break;
+      case 'x': cli_fix = 1; break;
+      case 'K': cli_fix = 0; break;
+      case 'U': cli_unsafe = 1; break;
+      case 'W': cli_unsafe = 0; break;
+      case 'd': diff = true; break;
+      case 'y': fix_only = true; break;
       case 'G': show_config = true; break;
       case 'h':
         fputs(check_usage, stdout);
@@ -450,21 +571,26 @@ static int cmd_check(int argc, char **argv) {
       .force_exclude = force_exclude,
       .cli = {(const char *const *)selects, nselect, (const char *const *)extends, nextend,
               (const char *const *)ignores, nignore}};
-  eql_config_error cerr;
   eql_ruleset rules;
   if (eql_config_store_new(&copt, &store, &cerr) != EQL_CONFIG_OK ||
       eql_config_store_dir_ruleset(store, ".", &rules, &cerr) != 0) {
     status = config_error(&cerr);
     goto done;
   }
+  /* `fix` and `unsafe-fixes` come from the configuration of the working directory, as
+   * Ruff reads them from the project's; the command line overrides both. */
+  const eql_config *cfg = NULL;
+  if (!isolated && eql_config_store_find(store, ".", &cfg, &cerr) != 0) {
+    status = config_error(&cerr);
+    goto done;
+  }
+  fix = cli_fix >= 0 ? cli_fix == 1 : eql_config_fix(cfg) == 1;
+  unsafe_fixes = cli_unsafe >= 0 ? cli_unsafe == 1 : eql_config_unsafe_fixes(cfg) == 1;
+  /* an explicit "no" to unsafe fixes also silences the hint about them (Ruff) */
+  hide_unsafe = cli_unsafe >= 0 ? cli_unsafe == 0 : eql_config_unsafe_fixes(cfg) == 0;
   if (show_config) {
-    const eql_config *cfg = NULL;
-    if (!isolated && eql_config_store_find(store, ".", &cfg, &cerr) != 0) {
-      status = config_error(&cerr);
-      goto done;
-    }
     show_settings(format, output_file, color, summary, quiet, statistics, exit_zero, jobs,
-                  prefilter,
+                  prefilter, fix, unsafe_fixes,
                   use_stdin ? (stdin_name ? stdin_name : "-") : NULL, paths, npaths,
                   isolated ? "(none: --isolated)" : cfg ? eql_config_path(cfg) : "(none found)",
                   &rules);
@@ -555,29 +681,54 @@ static int cmd_check(int argc, char **argv) {
     if (!quiet) fputs("eqlint: warning: no Python files found under the given paths\n", stderr);
   }
 
-  {
-    /* Rules differ per file (nested configs, per-file-ignores): run their union once, then
-     * keep what each file selects; files from `src` are not among those asked for. */
-    const char **asked = calloc(files.n + 1, sizeof *asked);
-    size_t nasked = 0;
-    int rrc = asked ? 0 : -1;
-    for (size_t i = 0; asked && i < files.n; i++) asked[nasked++] = files.paths[i];
-    if (asked && use_stdin) asked[nasked++] = stdin_name ? stdin_name : "-";
-    if (rrc == 0 && (eql_config_store_union(store, asked, nasked, &rules, &cerr) != 0 ||
-                     eql_project_run(project, &rules, &diags) != 0 ||
-                     eql_config_store_filter(store, asked, nasked, &diags, &cerr) != 0))
-      rrc = -1;
-    free(asked);
-    if (rrc != 0) {
-      fputs("eqlint: error: out of memory while checking\n", stderr);
+  /* Rules differ per file (nested configs, per-file-ignores): run their union once, then
+   * keep what each file selects; files from `src` are not among those asked for (and are
+   * never fixed). */
+  asked = calloc(files.n + 1, sizeof *asked);
+  if (!asked) {
+    fputs("eqlint: error: out of memory\n", stderr);
+    goto done;
+  }
+  for (size_t i = 0; i < files.n; i++) asked[nasked++] = files.paths[i];
+  if (use_stdin) asked[nasked++] = stdin_name ? stdin_name : "-";
+  checker ck = {store, asked, nasked, &rules, project, &cerr};
+  bool fixing = fix || fix_only || diff;
+  if (fixing) {
+    if (eql_fix_project(project, run_checks, &ck, asked, nasked, unsafe_fixes, 20, &fixrep,
+                        &diags) != 0) {
+      fputs("eqlint: error: out of memory while fixing\n", stderr);
       goto done;
     }
+    report_dropped_fixes(&fixrep);
+    if (diff) {
+      status = print_diffs(&fixrep, quiet);
+      goto done;
+    }
+    size_t unwritten = write_fixes(&fixrep, project, use_stdin ? (stdin_name ? stdin_name : "-") : NULL);
+    if (fix_only) {
+      if (!quiet) {
+        size_t n = fixrep.total;
+        if (n) fprintf(stderr, "Fixed %zu diagnostic%s.\n", n, n == 1 ? "" : "s");
+        else fputs("No fixes available.\n", stderr);
+      }
+      status = unwritten ? EXIT_TROUBLE : EXIT_CLEAN;
+      goto done;
+    }
+    if (unwritten) write_failed = true;
+  } else if (run_checks(&ck, &diags) != 0) {
+    fputs("eqlint: error: out of memory while checking\n", stderr);
+    goto done;
   }
   /* CI formats report paths relative to the checkout: the working directory. */
   eql_emit_options eo = {.color = output_file ? strcmp(color, "always") == 0 : want_color(color),
                          .summary = summary && !quiet,
-                         .root = getcwd(root, sizeof root)};
-  FILE *out = output_file ? report.fp : stdout;
+                         .root = getcwd(root, sizeof root),
+                         .unsafe_fixes = unsafe_fixes,
+                         .hide_unsafe_hint = hide_unsafe,
+                         .fix_mode = fixing,
+                         .fixed = fixrep.total};
+  /* `--fix -`: the fixed text went to standard output, so the report goes to stderr. */
+  FILE *out = output_file ? report.fp : fixing && use_stdin ? stderr : stdout;
   int wrc = statistics ? eql_emit_statistics(out, &diags, format == EQL_EMIT_JSON, &eo)
                        : eql_emit(out, (eql_emit_format)format, &diags, eql_emit_project_source,
                                   project, &eo);
@@ -588,9 +739,11 @@ static int cmd_check(int argc, char **argv) {
             werr ? werr : strerror(errno));
     goto done;
   }
-  status = diags.n > 0 && !exit_zero ? EXIT_FOUND : EXIT_CLEAN;
+  status = write_failed ? EXIT_TROUBLE : diags.n > 0 && !exit_zero ? EXIT_FOUND : EXIT_CLEAN;
 
 done:
+  eql_fix_report_free(&fixrep);
+  free(asked);
   eql_emit_file_abort(&report); /* no-op once committed; else no half report is left */
   free(stdin_data);
   eql_diag_list_free(&diags);

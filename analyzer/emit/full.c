@@ -341,7 +341,7 @@ void eql_emit_fixable_summary(FILE *out, const eql_diag_list *diags, const eql_e
   bool unsafe = o && o->unsafe_fixes;
   for (size_t i = 0; i < diags->n; i++) {
     if (eql_diag_fixable(&diags->items[i], unsafe)) fixable++;
-    else if (eql_diag_fixable(&diags->items[i], true)) hidden++;
+    else if (eql_diag_fixable(&diags->items[i], true) && !(o && o->hide_unsafe_hint)) hidden++;
   }
   char hint[160] = "";
   if (hidden)

@@ -62,6 +62,7 @@ typedef struct eql_emit_options {
   /* Fixes: whether unsafe ones count as applicable (`[*]` markers and the summary's count),
    * whether this run applied fixes (--fix), and how many diagnostics it repaired. */
   bool unsafe_fixes;
+  bool hide_unsafe_hint; /* `unsafe-fixes = false`: no "hidden fixes" hint either */
   bool fix_mode;
   size_t fixed;
 } eql_emit_options;
