@@ -223,6 +223,23 @@ static void test_udiff_empty_side(void) {
   assert_udiff("", "a", "--- f.py\n+++ f.py\n@@ -0,0 +1 @@\n+a\n\\ No newline at end of file\n");
 }
 
+/* Between equally short diffs, the one diff -u prints: an insertion among identical lines
+ * goes as low as it can. */
+static void test_udiff_ties_as_diff_u(void) {
+  assert_udiff("y\nx\n", "x\ny\nx\nx\n",
+               "--- f.py\n+++ f.py\n"
+               "@@ -1,2 +1,4 @@\n"
+               "+x\n y\n x\n+x\n");
+  assert_udiff("x\ny\nz\nz\n", "y\nz\n",
+               "--- f.py\n+++ f.py\n"
+               "@@ -1,4 +1,2 @@\n"
+               "-x\n y\n z\n-z\n");
+  assert_udiff("a\nx\nx\nx\nb\n", "a\nx\nx\nb\n",
+               "--- f.py\n+++ f.py\n"
+               "@@ -1,5 +1,4 @@\n"
+               " a\n x\n x\n-x\n b\n");
+}
+
 /* Bytes are bytes: NULs and invalid UTF-8 inside lines. */
 static void test_udiff_binary_bytes(void) {
   const char a[] = "x\0y\n\xff\n", b[] = "x\0z\n\xff\n";
@@ -248,7 +265,8 @@ static void test_udiff_matches_diff_u(void) {
   const char *cases[][2] = {
       {n20, c10},           {n20, c8_15},        {n20, c8_16},         {"", "a\nb\nc\n"},
       {"a\nb\nc\n", ""},    {"a\nb\nc", "a\nb\nc\n"}, {"a\nb\nc", "A\nb\nc"},
-      {"x\nx\nx\ny\n", "x\nx\ny\n"}, {"a\r\nb\r\n", "a\r\nB\r\n"},
+      {"x\nx\nx\ny\n", "x\nx\ny\n"}, {"a\r\nb\r\n", "a\r\nB\r\n"}, {"y\nx\n", "x\ny\nx\nx\n"},
+      {"x\ny\nz\nz\n", "y\nz\n"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char pa[64], pb[64], cmd[256];
@@ -786,6 +804,7 @@ int main(void) {
       EQL_TEST(test_udiff_no_newline_marker),
       EQL_TEST(test_udiff_crlf_kept),
       EQL_TEST(test_udiff_empty_side),
+      EQL_TEST(test_udiff_ties_as_diff_u),
       EQL_TEST(test_udiff_binary_bytes),
       EQL_TEST(test_udiff_matches_diff_u),
       EQL_TEST(test_udiff_random_edits_apply),
