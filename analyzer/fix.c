@@ -147,8 +147,7 @@ void eql_fix_report_free(eql_fix_report *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* Whether text parses as Python (what a fixed file must still do). -1 when out of memory. */
-static int parses(const char *path, const char *text, size_t len) {
+int eql_fix_parses(const char *path, const char *text, size_t len) {
   eql_source *src = eql_source_new(path, text, len);
   if (!src) return -1;
   eql_facts *f = eql_python_facts(src, NULL, false);
@@ -214,13 +213,13 @@ static eql_fixed_file *fixed_file(eql_fix_report *rep, const eql_source *src) {
 static long fix_file(eql_project *p, const eql_source *src, eql_diag **ds, size_t n, bool unsafe,
                      eql_fix_report *rep) {
   /* a file that does not parse now is not touched: its diagnostics may be built on a guess */
-  int ok = parses(src->path, src->text, src->len);
+  int ok = eql_fix_parses(src->path, src->text, src->len);
   if (ok <= 0) return ok;
   unsigned char *applied = calloc(n, 1);
   char *text = NULL;
   size_t len = 0;
   long got = applied ? eql_fix_apply(src->text, src->len, ds, n, unsafe, &text, &len, applied) : -1;
-  if (got > 0 && (ok = parses(src->path, text, len)) == 0) {
+  if (got > 0 && (ok = eql_fix_parses(src->path, text, len)) == 0) {
     /* find the fixes that break the parse alone, drop them, try the rest together */
     free(text);
     text = NULL;
@@ -234,7 +233,7 @@ static long fix_file(eql_project *p, const eql_source *src, eql_diag **ds, size_
         ok = -1;
         break;
       }
-      int good = one ? parses(src->path, one, one_len) : 1;
+      int good = one ? eql_fix_parses(src->path, one, one_len) : 1;
       free(one);
       if (good < 0) ok = -1;
       else if (!good && remember_dropped(rep, src, ds[i]) < 0) ok = -1;
@@ -244,7 +243,7 @@ static long fix_file(eql_project *p, const eql_source *src, eql_diag **ds, size_
     else {
       got = eql_fix_apply(src->text, src->len, ds, keep, unsafe, &text, &len, applied);
       n = keep;
-      if (got > 0 && (ok = parses(src->path, text, len)) != 1) {
+      if (got > 0 && (ok = eql_fix_parses(src->path, text, len)) != 1) {
         /* fine alone, broken together: drop them all this time */
         for (size_t i = 0; ok == 0 && i < n; i++)
           if (applied[i] && remember_dropped(rep, src, ds[i]) < 0) ok = -1;

@@ -914,6 +914,13 @@ static json_t *fix_all_action(server *s, const doc *d, const eql_source *src) {
     free(out);
     return NULL;
   }
+  /* as `--fix` does: a result that no longer parses is a bug in a rule, never offered */
+  if (eql_fix_parses(d->path, out, out_len) != 1) {
+    logf_(s, "eqlint bug: the fixes of %s would leave a syntax error; fix-all not offered",
+          d->uri);
+    free(out);
+    return NULL;
+  }
   size_t start, end, new_end;
   eql_lsp_min_edit(src->text, src->len, out, out_len, &start, &end, &new_end);
   json_t *text = start == end && start == new_end

@@ -23,6 +23,10 @@
 long eql_fix_apply(const char *text, size_t len, eql_diag *const *ds, size_t n, bool unsafe,
                    char **out, size_t *out_len, unsigned char *applied);
 
+/* Whether text parses as Python: 1 yes, 0 no, -1 out of memory. What every fixed text must
+ * still do (a fix that breaks the parse is dropped). */
+int eql_fix_parses(const char *path, const char *text, size_t len);
+
 /* One file the fixes changed: its text before the first round (the bytes read from disk)
  * and after the last. */
 typedef struct eql_fixed_file {
