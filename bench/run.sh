@@ -85,6 +85,9 @@ for corpus in stdlib jax; do
   row "eqlint check (all cores)" "$base"
   row "eqlint check -j 1" "$(median_time "$runs" "$eqlint" check --format concise -j 1 "${files[@]}")"
   row "eqlint check -j 1 --no-prefilter" "$(median_time "$runs" "$eqlint" check --format concise -j 1 --no-prefilter "${files[@]}")"
+  # --diff computes every fix to a fixed point (re-checking after each round) and writes
+  # nothing: the cost of `--fix` without the disk
+  row "eqlint check --diff --unsafe-fixes" "$(median_time "$runs" "$eqlint" check --diff --unsafe-fixes "${files[@]}")"
   row "tree-sitter parse only (1 core)" "$(median_time "$runs" "$work/ts_parse" "${files[@]}")"
   [ -f "$ruff_dir/ruff_wasm.js" ] &&
     row "ruff (wasm, 1 core)" "$(median_time "$runs" node "$here/bench/ruff_wasm.js" "$ruff_dir" "${files[@]}")"
