@@ -380,6 +380,20 @@ static size_t dir_len(const char *p) {
  * link's directory). Returns the final path (malloc'd, caller frees) with *st its lstat, or
  * NULL with *errnum set. Directories along the way are left as they are: the temporary only
  * needs to land in the same directory, under whatever name it is reached. */
+char *eql_tmp_beside(const char *path) {
+  size_t dl = dir_len(path);
+  const char *base = path + dl;
+  size_t blen = strlen(base);
+  if (blen > 200) blen = 200; /* the name of the temporary must fit NAME_MAX too */
+  char *tmp = malloc(dl + blen + sizeof ".eqlint-XXXXXX" + 1);
+  if (!tmp) return NULL;
+  memcpy(tmp, path, dl);
+  tmp[dl] = '.';
+  memcpy(tmp + dl + 1, base, blen);
+  strcpy(tmp + dl + 1 + blen, ".eqlint-XXXXXX");
+  return tmp;
+}
+
 static char *resolve_links(const char *path, struct stat *st, int *errnum) {
   char *cur = strdup(path);
   for (int hops = 0; cur; hops++) {
@@ -477,21 +491,14 @@ eql_write_status eql_write_atomic(const char *path, const char *data, size_t len
     goto done;
   }
   size_t dl = dir_len(real);
-  const char *base = real + dl;
-  size_t blen = strlen(base);
-  if (blen > 200) blen = 200; /* the name of the temporary must fit NAME_MAX too */
   dir = malloc(dl + 3);
-  tmp = malloc(dl + blen + sizeof ".eqlint-XXXXXX" + 1);
+  tmp = eql_tmp_beside(real);
   if (!dir || !tmp) {
     set_err(err, errlen, "out of memory");
     goto done;
   }
   memcpy(dir, real, dl);
   strcpy(dir + dl, dl ? "" : "./"); /* as displayed; "./" also opens as a directory */
-  memcpy(tmp, real, dl);
-  tmp[dl] = '.';
-  memcpy(tmp + dl + 1, base, blen);
-  strcpy(tmp + dl + 1 + blen, ".eqlint-XXXXXX");
 
   fd = mkostemp(tmp, O_CLOEXEC);
   if (fd < 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "eqlint/emit.h"
+#include "eqlint/fixio.h"
 
 static void release(eql_emit_file *f) {
   free(f->path);
@@ -46,19 +47,13 @@ int eql_emit_file_open(eql_emit_file *f, const char *path, const char **err) {
     *err = "empty file name";
     return -1;
   }
-  size_t n = strlen(path);
   f->path = strdup(path);
-  /* "<dir>/.<name>.XXXXXX": hidden, in the same directory, and clearly ours. */
-  f->tmp = malloc(n + 16);
+  f->tmp = eql_tmp_beside(path); /* the same naming as --fix's atomic writes */
   if (!f->path || !f->tmp) {
     release(f);
     *err = "out of memory";
     return -1;
   }
-  const char *slash = strrchr(path, '/');
-  size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-  memcpy(f->tmp, path, dirlen);
-  sprintf(f->tmp + dirlen, ".%s.XXXXXX", path + dirlen);
   int fd = make_parents(path) == 0 ? mkstemp(f->tmp) : -1;
   if (fd < 0) {
     *err = strerror(errno);

@@ -45,4 +45,10 @@ typedef enum { EQL_WRITE_OK = 0, EQL_WRITE_CHANGED = 1, EQL_WRITE_ERROR = 2 } eq
 eql_write_status eql_write_atomic(const char *path, const char *data, size_t len,
                                   const char *expect, size_t expect_len, char *err, size_t errlen);
 
+/* A mkstemp template for a temporary file beside `path`, in the same directory (so a later
+ * rename over `path` is atomic): "<dir>/.<name>.eqlint-XXXXXX", hidden and clearly ours, the
+ * name cut to 200 bytes so the result still fits NAME_MAX. Malloc'd (caller frees); NULL when
+ * out of memory. Shared by eql_write_atomic and `--output-file` (emit.h). */
+char *eql_tmp_beside(const char *path);
+
 #endif
