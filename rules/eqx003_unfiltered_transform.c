@@ -60,16 +60,10 @@
 #include "eqlint/value.h"
 #include "rule_fix.h"
 
-static const char *twin(const char *t) {
-  if (!strcmp(t, "jax.jit")) return "eqx.filter_jit";
-  if (!strcmp(t, "jax.grad")) return "eqx.filter_grad";
-  if (!strcmp(t, "jax.value_and_grad")) return "eqx.filter_value_and_grad";
-  if (!strcmp(t, "jax.vmap")) return "eqx.filter_vmap";
-  if (!strcmp(t, "jax.pmap")) return "eqx.filter_pmap";
-  if (!strcmp(t, "jax.hessian")) return "eqx.filter_hessian";
-  if (!strcmp(t, "jax.jacfwd")) return "eqx.filter_jacfwd";
-  if (!strcmp(t, "jax.jacrev")) return "eqx.filter_jacrev";
-  return "eqx.filter_checkpoint";
+/* The twin's name for messages; checkpoint's spellings default to its twin. */
+static const char *twin(eql_arena *a, const char *t) {
+  const eql_rf_twin_spec *sp = eql_rf_twin_of(t);
+  return eql_arena_printf(a, "eqx.%s", sp ? sp->twin : "filter_checkpoint");
 }
 
 /* libeqx's spelling, for C files (the C front end lowers eqx_jit to jax.jit ...). */
@@ -229,7 +223,7 @@ static void report(state *st, site *s, const char *argname, const eql_value *v, 
   const char *fname = s->func ? s->func->name : NULL;
   const char *cls = eql_classref_name(&v->cls);
   const char *shown = f->is_c ? c_name(s->transform) : s->transform;
-  const char *fix = f->is_c ? c_twin(s->transform) : twin(s->transform);
+  const char *fix = f->is_c ? c_twin(s->transform) : twin(st->ctx->scratch, s->transform);
   if (as_static) {
     const eql_expr *kw = static_kw(s);
     const eql_expr *at = kw ? kw : s->site;

@@ -336,7 +336,7 @@ static void one_diagnostic(FILE *out, const eql_diag *d, const eql_source *src, 
 
 /* Ruff's closing lines: how many `--fix` would repair, and how many more `--unsafe-fixes`
  * would. */
-void eql_emit_fixable_summary(FILE *out, const eql_diag_list *diags, const eql_emit_options *o) {
+static void fixable_summary(FILE *out, const eql_diag_list *diags, const eql_emit_options *o) {
   size_t fixable = 0, hidden = 0;
   bool unsafe = o && o->unsafe_fixes;
   for (size_t i = 0; i < diags->n; i++) {
@@ -365,7 +365,7 @@ static void summary(FILE *out, const eql_diag_list *diags, const eql_emit_option
     size_t all = diags->n + fixed;
     fprintf(out, "Found %zu diagnostic%s (%zu fixed, %zu remaining).\n", all, all == 1 ? "" : "s",
             fixed, diags->n);
-    eql_emit_fixable_summary(out, diags, o);
+    fixable_summary(out, diags, o);
     return;
   }
   size_t count[3] = {0, 0, 0};
@@ -387,7 +387,7 @@ static void summary(FILE *out, const eql_diag_list *diags, const eql_emit_option
   }
   if (count[EQL_SEV_INFO]) fprintf(out, "%s%zu info", sep, count[EQL_SEV_INFO]);
   fputs(").\n", out);
-  eql_emit_fixable_summary(out, diags, o);
+  fixable_summary(out, diags, o);
 }
 
 int eql_emit_full(FILE *out, const eql_diag_list *diags, eql_emit_source_fn source,

@@ -101,10 +101,6 @@ int eql_emit_statistics(FILE *out, const eql_diag_list *diags, bool json,
  * Returns 0, or -1 for a rule outside the table or when writing failed. */
 int eql_emit_rules_json(FILE *out, int rule);
 
-/* The full format's closing fix lines ("[*] 2 fixable with the `--fix` option (1 hidden fix
- * can be enabled with the `--unsafe-fixes` option)."), or nothing when no fix applies. */
-void eql_emit_fixable_summary(FILE *out, const eql_diag_list *diags, const eql_emit_options *o);
-
 /* Dispatches on fmt. */
 int eql_emit(FILE *out, eql_emit_format fmt, const eql_diag_list *diags,
              eql_emit_source_fn source, const void *ud, const eql_emit_options *opts);
